@@ -1,0 +1,72 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// swetcd: an etcd v3 server in Swift. Module map and dependency direction: `DESIGN.md` §1 of the
+/// shared design; nothing imports upward (CLMDB → Storage → MVCC → EtcdServer → swetcd, EtcdProto
+/// below Raft/Storage/MVCC, CNGHTTP2 + COpenSSL + NIO → Transport).
+let package = Package(
+    name: "swetcd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swetcd", targets: ["swetcd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CNGHTTP2", path: "Vendor-shims/CNGHTTP2", pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Vendor-shims/COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CLMDB", path: "Vendor-shims/CLMDB", pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]),
+
+        .target(name: "EtcdProto"),
+        .target(name: "Raft", dependencies: ["EtcdProto"]),
+        .target(name: "Storage", dependencies: ["EtcdProto", "CLMDB"]),
+        .target(name: "MVCC", dependencies: ["EtcdProto", "Storage"]),
+        .target(
+            name: "Transport",
+            dependencies: [
+                "CNGHTTP2", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "EtcdServer",
+            dependencies: [
+                "EtcdProto", "Raft", "Storage", "MVCC", "Transport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "swetcd",
+            dependencies: [
+                "EtcdServer", "Storage", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+
+        .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtcdProto"]),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: [
+                "Transport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
+        .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "MVCC", "Storage"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// EtcdServer module: see DESIGN.md.

@@ -1,0 +1,1 @@
+// MVCC module: see DESIGN.md.
