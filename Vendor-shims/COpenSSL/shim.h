@@ -45,4 +45,38 @@ static inline X509 *COpenSSL_SSL_get_peer_certificate(const SSL *ssl) {
 
 static inline void COpenSSL_OPENSSL_free(void *p) { OPENSSL_free(p); }
 
+/// EVP_EC_gen is a variadic macro; Swift cannot call it. A P-256 key for --auto-tls.
+static inline EVP_PKEY *COpenSSL_generate_p256_key(void) {
+    return EVP_EC_gen("P-256");
+}
+
+/// The server's ALPN preference: h2 first, then http/1.1 (as Go's net/http offers them).
+static const unsigned char COpenSSL_alpn_server_protocols[] = {
+    2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'
+};
+
+/// ALPN selection: the first of our protocols the client also offers; none → no ALPN (the
+/// connection then goes on, and the plaintext sniffer tells HTTP/2 from HTTP/1.1).
+static inline int COpenSSL_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                       const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl; (void)arg;
+    unsigned char *selected = NULL;
+    int rc = SSL_select_next_proto(&selected, outlen, COpenSSL_alpn_server_protocols,
+                                   sizeof(COpenSSL_alpn_server_protocols), in, inlen);
+    if (rc != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static inline void COpenSSL_install_alpn(SSL_CTX *ctx) {
+    SSL_CTX_set_alpn_select_cb(ctx, COpenSSL_alpn_select, NULL);
+}
+
+/// The common name of a certificate's subject into buf (NUL-terminated); length or -1.
+static inline int COpenSSL_certificate_common_name(X509 *cert, char *buf, int len) {
+    X509_NAME *name = X509_get_subject_name(cert);
+    if (name == NULL) return -1;
+    return X509_NAME_get_text_by_NID(name, NID_commonName, buf, len);
+}
+
 #endif

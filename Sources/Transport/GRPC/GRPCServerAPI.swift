@@ -1,0 +1,130 @@
+import NIOCore
+
+/// How many messages each side of a gRPC method sends.
+public enum GRPCMethodKind: Sendable {
+    case unary
+    case serverStreaming
+    case clientStreaming
+    case bidirectionalStreaming
+}
+
+/// Request metadata (HTTP/2 headers that are not pseudo-headers or transport headers), with
+/// lower-case names as HTTP/2 requires.
+public struct GRPCMetadata: Sendable {
+    public var entries: [(name: String, value: String)]
+
+    public init(_ entries: [(name: String, value: String)] = []) {
+        self.entries = entries
+    }
+
+    /// The first value for `name` (lower-case).
+    public subscript(_ name: String) -> String? {
+        entries.first { $0.name == name }?.value
+    }
+}
+
+/// Who is calling: the remote address, and for TLS connections the verified client certificate's
+/// common name (etcd uses it as the user name when auth is on).
+public struct PeerInfo: Sendable {
+    public var remoteAddress: SocketAddress?
+    public var certificateCommonName: String?
+
+    public init(remoteAddress: SocketAddress? = nil, certificateCommonName: String? = nil) {
+        self.remoteAddress = remoteAddress
+        self.certificateCommonName = certificateCommonName
+    }
+}
+
+/// Everything a method handler knows about its call besides the messages.
+public struct GRPCCallContext: Sendable {
+    /// `/package.Service/Method`.
+    public let path: String
+    public let metadata: GRPCMetadata
+    /// From `grpc-timeout`; the transport fails the call with DEADLINE_EXCEEDED when it passes.
+    public let deadline: NIODeadline?
+    public let peer: PeerInfo
+    /// The connection's event loop: responses may be sent from any thread, but handlers that want
+    /// to stay on the loop can schedule here.
+    public let eventLoop: any EventLoop
+}
+
+/// Sends the single response of a unary call. May be used from any thread; the first of
+/// `respond`/`fail` wins and later calls are ignored.
+public protocol GRPCUnaryResponder: Sendable {
+    func respond(_ message: [UInt8])
+    func fail(_ status: GRPCStatus)
+    /// True once the client cancelled, the deadline passed or the connection closed.
+    var isCancelled: Bool { get }
+}
+
+/// The server's half of a streaming call. Thread-safe: every method may be called from any thread
+/// and takes effect in call order on the connection's event loop.
+public protocol GRPCServerStream: Sendable {
+    func send(_ message: [UInt8])
+    /// Ends the call with trailers; later sends are dropped.
+    func finish(_ status: GRPCStatus)
+    /// Bytes queued for this stream and not yet taken by HTTP/2 (flow control); a producer that
+    /// sees this grow must slow down or drop the stream.
+    var pendingOutboundBytes: Int { get }
+    var isCancelled: Bool { get }
+}
+
+/// Receives the client's half of a streaming call. Called on the connection's event loop, in
+/// order: any number of `received`, then at most one of `receivedEnd` (client half-closed; the
+/// server may keep sending) and `cancelled` (stream reset, deadline passed or connection lost;
+/// never called after the server finished the call).
+public protocol GRPCStreamObserver: AnyObject {
+    func received(_ message: [UInt8])
+    func receivedEnd()
+    func cancelled()
+}
+
+/// The implementation of one method.
+public enum GRPCMethodHandler: Sendable {
+    /// Called once with the request message, on the connection's event loop.
+    case unary(@Sendable (GRPCCallContext, [UInt8], any GRPCUnaryResponder) -> Void)
+    /// Called once when the request headers arrive, on the connection's event loop; returns the
+    /// observer that receives the client's messages.
+    case streaming(kind: GRPCMethodKind, @Sendable (GRPCCallContext, any GRPCServerStream) -> any GRPCStreamObserver)
+
+    public var kind: GRPCMethodKind {
+        switch self {
+        case .unary: return .unary
+        case .streaming(let kind, _): return kind
+        }
+    }
+}
+
+/// Maps `/package.Service/Method` paths to handlers. Built before the server starts; immutable
+/// afterwards, so it is read from every event loop without locking.
+public struct GRPCRouter: Sendable {
+    private var methods: [String: GRPCMethodHandler] = [:]
+    private var services: Set<String> = []
+
+    public init() {}
+
+    public mutating func register(_ path: String, _ handler: GRPCMethodHandler) {
+        methods[path] = handler
+        if let service = Self.serviceName(of: path) { services.insert(service) }
+    }
+
+    public func handler(for path: String) -> GRPCMethodHandler? { methods[path] }
+
+    /// grpc-go's UNIMPLEMENTED messages for an unknown service or method.
+    public func unimplementedStatus(for path: String) -> GRPCStatus {
+        guard let service = Self.serviceName(of: path) else {
+            return GRPCStatus(.unimplemented, "malformed method name: \"\(path)\"")
+        }
+        if services.contains(service) {
+            let method = path.split(separator: "/").last.map(String.init) ?? ""
+            return GRPCStatus(.unimplemented, "unknown method \(method) for service \(service)")
+        }
+        return GRPCStatus(.unimplemented, "unknown service \(service)")
+    }
+
+    static func serviceName(of path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return String(parts[1])
+    }
+}

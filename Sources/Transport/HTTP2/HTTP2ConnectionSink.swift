@@ -1,0 +1,134 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Carries responses from any thread to one connection's `HTTP2ServerHandler`.
+///
+/// Operations are queued under a lock; the first operation queued into an empty queue schedules
+/// one event-loop task that applies every queued operation in order and then writes the socket
+/// once. Under load (a raft batch completing a hundred calls on the same connection) that is one
+/// wake-up and one write instead of a hundred. From the event loop itself the operation is applied
+/// at once.
+final class HTTP2ConnectionSink: @unchecked Sendable {
+    enum Operation {
+        case message(Int32, [UInt8])
+        case finish(Int32, GRPCStatus)
+        case http(Int32, HTTPResponse)
+    }
+
+    let eventLoop: any EventLoop
+    /// Set and cleared on the event loop only.
+    var handler: HTTP2ServerHandler?
+    private let lock = NIOLock()
+    private var queue: [Operation] = []
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func submit(_ operation: Operation) {
+        if eventLoop.inEventLoop {
+            // Keep order with anything queued from other threads before this.
+            if lock.withLock({ !queue.isEmpty }) { drain() }
+            guard let handler else { return }
+            handler.apply(operation)
+            handler.flushOutputSoon()
+            return
+        }
+        let wasEmpty = lock.withLock { () -> Bool in
+            queue.append(operation)
+            return queue.count == 1
+        }
+        if wasEmpty {
+            eventLoop.execute { self.drain() }
+        }
+    }
+
+    private func drain() {
+        let batch = lock.withLock { () -> [Operation] in
+            let b = queue
+            queue.removeAll(keepingCapacity: true)
+            return b
+        }
+        guard let handler, !batch.isEmpty else { return }
+        for op in batch { handler.apply(op) }
+        handler.flushOutputSoon()
+    }
+
+    /// Reads handler state; callers off the loop get an approximate answer.
+    func query<R>(_ body: @escaping (HTTP2ServerHandler?) -> R, default value: R) -> R {
+        if eventLoop.inEventLoop { return body(handler) }
+        return value
+    }
+}
+
+/// The handle a method implementation holds: a unary responder or a server stream, bound to one
+/// stream of one connection. Sendable; every operation goes through the connection's sink.
+struct HTTP2CallHandle: GRPCUnaryResponder, GRPCServerStream {
+    let sink: HTTP2ConnectionSink
+    let streamID: Int32
+    private let state = CallHandleState()
+
+    init(sink: HTTP2ConnectionSink, streamID: Int32) {
+        self.sink = sink
+        self.streamID = streamID
+    }
+
+    func respond(_ message: [UInt8]) {
+        guard state.complete() else { return }
+        sink.submit(.message(streamID, message))
+        sink.submit(.finish(streamID, .ok))
+    }
+
+    func fail(_ status: GRPCStatus) {
+        guard state.complete() else { return }
+        sink.submit(.finish(streamID, status))
+    }
+
+    func send(_ message: [UInt8]) {
+        guard !state.isCompleted else { return }
+        state.addPending(message.count + GRPCMessageDeframer.prefixBytes)
+        sink.submit(.message(streamID, message))
+    }
+
+    func finish(_ status: GRPCStatus) {
+        guard state.complete() else { return }
+        sink.submit(.finish(streamID, status))
+    }
+
+    func respondHTTP(_ response: HTTPResponse) {
+        guard state.complete() else { return }
+        sink.submit(.http(streamID, response))
+    }
+
+    var pendingOutboundBytes: Int {
+        let id = streamID
+        return sink.query({ $0?.outboundBytes(id) ?? 0 }, default: state.pending)
+    }
+
+    var isCancelled: Bool {
+        let id = streamID
+        return sink.query({ $0?.isCancelled(id) ?? true }, default: false)
+    }
+}
+
+/// Completion flag and a rough pending-bytes counter shared by copies of one call handle.
+final class CallHandleState: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var completed = false
+    private var pendingBytes = 0
+
+    /// True the first time only.
+    func complete() -> Bool {
+        lock.withLock {
+            if completed { return false }
+            completed = true
+            return true
+        }
+    }
+
+    var isCompleted: Bool { lock.withLock { completed } }
+
+    func addPending(_ n: Int) { lock.withLock { pendingBytes += n } }
+
+    var pending: Int { lock.withLock { pendingBytes } }
+}

@@ -1,0 +1,265 @@
+internal import COpenSSL
+import Logging
+import NIOCore
+
+/// Fired inbound once the TLS handshake completes.
+public struct TLSHandshakeCompleted: Sendable {
+    /// The ALPN protocol agreed on ("h2", "http/1.1"), if any.
+    public var applicationProtocol: String?
+    /// The verified client certificate's subject common name, if a certificate was presented.
+    public var peerCommonName: String?
+}
+
+/// Server-side TLS on a channel, with OpenSSL driven through a pair of memory BIOs: ciphertext
+/// from the socket is written into `readBIO`, `SSL_read` yields plaintext for the next handler;
+/// plaintext writes go through `SSL_write` and the ciphertext left in `writeBIO` goes to the socket.
+/// OpenSSL never touches the socket.
+///
+/// Ownership: `ssl` is created in `handlerAdded` and freed in `deinit`. The two BIOs are created
+/// here with one reference each and handed to the `SSL` with `SSL_set0_rbio`/`SSL_set0_wbio`,
+/// which take those references: `SSL_free` frees them; we never free a BIO ourselves.
+/// Threading: event loop only. OpenSSL's error queue is per thread, so every failure path drains it.
+final class TLSHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case handshaking
+        case open
+        case closing
+        case closed
+    }
+
+    /// Plaintext bytes read per `SSL_read` call (one TLS record is at most 16 KiB).
+    static let readChunkBytes = 16 * 1024
+
+    private let tlsContext: TLSContext
+    private let logger: Logger
+    private var ssl: OpaquePointer?
+    private var readBIO: OpaquePointer?
+    private var writeBIO: OpaquePointer?
+    private var state: State = .handshaking
+    /// Plaintext written before the handshake finished.
+    private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private(set) var completion: TLSHandshakeCompleted?
+
+    init(context: TLSContext, logger: Logger) {
+        self.tlsContext = context
+        self.logger = logger
+    }
+
+    deinit {
+        if let ssl { SSL_free(ssl) }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let ssl = SSL_new(tlsContext.context),
+            let rbio = BIO_new(BIO_s_mem()),
+            let wbio = BIO_new(BIO_s_mem())
+        else {
+            logger.error("cannot create TLS session", metadata: ["error": "\(TLSContext.drainErrors())"])
+            context.close(promise: nil)
+            return
+        }
+        // An empty read BIO must say "retry later", not EOF.
+        _ = COpenSSL_BIO_set_mem_eof_return(rbio, -1)
+        _ = COpenSSL_BIO_set_mem_eof_return(wbio, -1)
+        SSL_set0_rbio(ssl, rbio)
+        SSL_set0_wbio(ssl, wbio)
+        SSL_set_accept_state(ssl)
+        self.ssl = ssl
+        self.readBIO = rbio
+        self.writeBIO = wbio
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard let readBIO, state != .closed else { return }
+        buffer.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return }
+            _ = BIO_write(readBIO, base, Int32(raw.count))
+        }
+        if state == .handshaking { doHandshake(context: context) }
+        if state == .open || state == .closing { readPlaintext(context: context) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushCiphertext(context: context, promise: nil)
+        context.fireChannelReadComplete()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        switch state {
+        case .handshaking:
+            pendingWrites.append((buffer, promise))
+        case .open:
+            writePlaintext(buffer, context: context, promise: promise)
+        case .closing, .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        flushCiphertext(context: context, promise: nil)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if state == .open, let ssl {
+            state = .closing
+            _ = SSL_shutdown(ssl)
+            ERR_clear_error()
+            flushCiphertext(context: context, promise: nil)
+        }
+        state = .closed
+        failPendingWrites()
+        context.close(mode: mode, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .closed
+        failPendingWrites()
+        context.fireChannelInactive()
+    }
+
+    // MARK: handshake
+
+    private func doHandshake(context: ChannelHandlerContext) {
+        guard let ssl else { return }
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 {
+            state = .open
+            let done = TLSHandshakeCompleted(applicationProtocol: negotiatedProtocol(), peerCommonName: peerCommonName())
+            completion = done
+            flushCiphertext(context: context, promise: nil)
+            context.fireUserInboundEventTriggered(done)
+            let writes = pendingWrites
+            pendingWrites.removeAll()
+            for (buffer, promise) in writes { writePlaintext(buffer, context: context, promise: promise) }
+            return
+        }
+        let error = SSL_get_error(ssl, rc)
+        switch error {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            flushCiphertext(context: context, promise: nil)
+        default:
+            let reason = TLSContext.drainErrors()
+            // The alert for the client (e.g. bad certificate) is in the write BIO: send it first.
+            flushCiphertext(context: context, promise: nil)
+            logger.warning(
+                "rejected connection",
+                metadata: ["remote-addr": "\(context.remoteAddress.map { "\($0)" } ?? "")", "error": "\(reason)"])
+            state = .closed
+            failPendingWrites()
+            context.close(promise: nil)
+        }
+    }
+
+    private func negotiatedProtocol() -> String? {
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    private func peerCommonName() -> String? {
+        guard let cert = COpenSSL_SSL_get_peer_certificate(ssl) else { return nil }
+        defer { X509_free(cert) }
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = COpenSSL_certificate_common_name(cert, &buf, Int32(buf.count))
+        guard n >= 0 else { return nil }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: data
+
+    private func readPlaintext(context: ChannelHandlerContext) {
+        guard let ssl else { return }
+        while state == .open || state == .closing {
+            var buffer = context.channel.allocator.buffer(capacity: Self.readChunkBytes)
+            var result: Int32 = 0
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.readChunkBytes) { raw in
+                result = SSL_read(ssl, raw.baseAddress, Int32(min(raw.count, Int(Int32.max))))
+                return result > 0 ? Int(result) : 0
+            }
+            if result > 0 {
+                context.fireChannelRead(wrapInboundOut(buffer))
+                continue
+            }
+            let error = SSL_get_error(ssl, result)
+            switch error {
+            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+                flushCiphertext(context: context, promise: nil)
+                return
+            case SSL_ERROR_ZERO_RETURN:
+                // close_notify from the client.
+                ERR_clear_error()
+                context.close(promise: nil)
+                return
+            default:
+                let reason = TLSContext.drainErrors()
+                logger.debug("tls read failed", metadata: ["error": "\(reason)"])
+                state = .closed
+                context.close(promise: nil)
+                return
+            }
+        }
+    }
+
+    private func writePlaintext(_ buffer: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard let ssl else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        var failed = false
+        buffer.withUnsafeReadableBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = SSL_write(ssl, raw.baseAddress! + offset, Int32(min(raw.count - offset, Int(Int32.max))))
+                if n <= 0 {
+                    failed = true
+                    return
+                }
+                offset += Int(n)
+            }
+        }
+        if failed {
+            let reason = TLSContext.drainErrors()
+            logger.debug("tls write failed", metadata: ["error": "\(reason)"])
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            context.close(promise: nil)
+            return
+        }
+        // Ciphertext is queued in the write BIO; it goes out with the promise on the next flush.
+        flushCiphertext(context: context, promise: promise, flush: false)
+    }
+
+    /// Moves all ciphertext from the write BIO to the channel.
+    private func flushCiphertext(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?, flush: Bool = true) {
+        guard let writeBIO else {
+            promise?.succeed(())
+            return
+        }
+        let pending = COpenSSL_BIO_pending(writeBIO)
+        if pending > 0 {
+            var out = context.channel.allocator.buffer(capacity: pending)
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
+                let n = BIO_read(writeBIO, raw.baseAddress, Int32(pending))
+                return n > 0 ? Int(n) : 0
+            }
+            context.write(NIOAny(out), promise: promise)
+        } else {
+            promise?.succeed(())
+        }
+        if flush { context.flush() }
+    }
+
+    private func failPendingWrites() {
+        let writes = pendingWrites
+        pendingWrites.removeAll()
+        for (_, promise) in writes { promise?.fail(ChannelError.ioOnClosedChannel) }
+    }
+}
