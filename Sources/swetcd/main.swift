@@ -1,1 +1,93 @@
-print("swetcd")
+import EtcdServer
+import Foundation
+import Logging
+
+/// swetcd: started like `etcd`, with etcd's flags, `ETCD_*` environment variables, and JSON log
+/// lines on stderr.
+
+setvbuf(stdout, nil, _IOLBF, 0)
+
+func fail(_ message: String, code: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("swetcd: \(message)\n".utf8))
+    exit(code)
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+if let first = arguments.first, first == "gateway" || first == "grpc-proxy" {
+    fail("'\(first)' is not supported by swetcd")
+}
+
+let parser = Flags.parser()
+var options = Options()
+let parsed: (set: Set<String>, rest: [String])
+do {
+    parsed = try parser.parse(arguments, into: &options)
+} catch {
+    fail("\(error)")
+}
+if let extra = parsed.rest.first {
+    fail("'\(extra)' is not a valid flag")
+}
+if options.showHelp {
+    print("Usage:\n\n  swetcd [flags]\n    Start an etcd-compatible server.\n\n  swetcd --version\n    Show the version.\n\nFlags (as etcd's):")
+    for name in parser.order {
+        print("  --\(name)\n      \(parser.flags[name]!.help)")
+    }
+    exit(0)
+}
+if options.showVersion {
+    print("etcd Version: \(EtcdVersion.server)")
+    print("swetcd Version: \(EtcdVersion.swetcd)")
+    print("Git SHA: swetcd")
+    print("Go Version: none (Swift)")
+    print("Go OS/Arch: linux/amd64")
+    exit(0)
+}
+var warnings: [String] = []
+do {
+    warnings = try parser.applyEnvironment(ProcessInfo.processInfo.environment, skipping: parsed.set, into: &options)
+    try options.finish()
+} catch {
+    fail("\(error)")
+}
+if !options.advertiseClientURLsSet && options.listenClientURLsSet {
+    // etcd requires --advertise-client-urls when --listen-client-urls is set; it is what
+    // `member list` shows. Default to the listen URLs rather than refusing to start.
+    options.config.advertiseClientURLs = options.config.listenClientURLs.map(\.description)
+}
+
+let level = JSONLogHandler.level(fromEtcd: options.config.logLevel)
+LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+let logger = Logger(label: "swetcd")
+for warning in warnings { logger.warning("\(warning)") }
+
+do {
+    try ConfigValidation.validate(options.config)
+} catch {
+    fail("\(error)")
+}
+
+let server = EtcdServer(config: options.config, logger: logger)
+do {
+    try server.start()
+} catch {
+    logger.critical("failed to start", metadata: ["error": "\(error)"])
+    exit(1)
+}
+
+// SIGTERM / SIGINT: stop serving, finish the batch in progress, close storage.
+signal(SIGTERM, SIG_IGN)
+signal(SIGINT, SIG_IGN)
+let signalQueue = DispatchQueue(label: "signals")
+var sources: [DispatchSourceSignal] = []
+for sig in [SIGTERM, SIGINT] {
+    let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+    source.setEventHandler {
+        logger.info("received signal; shutting down", metadata: ["signal": "\(sig == SIGTERM ? "terminated" : "interrupt")"])
+        server.stop()
+        exit(0)
+    }
+    source.resume()
+    sources.append(source)
+}
+dispatchMain()

@@ -1,0 +1,43 @@
+import EtcdProto
+import Transport
+
+/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status) for the single
+/// member; the other methods answer UNIMPLEMENTED through the router until they exist.
+struct ClusterMaintenanceService {
+    let server: EtcdServerCore
+
+    func register(_ router: inout GRPCRouter) {
+        let server = self.server
+        ServiceSupport.unary(&router, "/etcdserverpb.Cluster/MemberList", MemberListRequest.self) { (_, _, done: @escaping @Sendable (Result<MemberListResponse, EtcdError>) -> Void) in
+            var response = MemberListResponse()
+            response.header = server.header(revision: server.currentRevision())
+            response.members = [server.selfMember()]
+            done(.success(response))
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
+            done(.success(server.status()))
+        }
+    }
+}
+
+/// `grpc.health.v1.Health/Check`: SERVING for the empty service name, as etcd registers it.
+struct HealthService {
+    func register(_ router: inout GRPCRouter) {
+        router.register("/grpc.health.v1.Health/Check", .unary { _, bytes, responder in
+            let request: HealthCheckRequest
+            do {
+                request = try HealthCheckRequest(serializedBytes: bytes)
+            } catch {
+                responder.fail(ServiceSupport.decodeFailure(error))
+                return
+            }
+            guard request.service.isEmpty || request.service == "etcdserverpb.KV" else {
+                responder.fail(GRPCStatus(.notFound, "unknown service"))
+                return
+            }
+            var response = HealthCheckResponse()
+            response.status = .serving
+            responder.respond(response.serializedBytes())
+        })
+    }
+}

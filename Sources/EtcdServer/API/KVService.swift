@@ -1,0 +1,78 @@
+import EtcdProto
+import MVCC
+import Transport
+
+/// `etcdserverpb.KV`: Range and read-only Txn are served from an LMDB snapshot on the calling
+/// event loop; Put, DeleteRange, write Txn and Compact go through the log.
+struct KVService {
+    let server: EtcdServerCore
+
+    func register(_ router: inout GRPCRouter) {
+        let server = self.server
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self) { (request, _, done: @escaping @Sendable (Result<RangeResponse, EtcdError>) -> Void) in
+            done(server.range(request))
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self) { (request, _, done: @escaping @Sendable (Result<PutResponse, EtcdError>) -> Void) in
+            do {
+                try RequestValidation.check(request)
+            } catch {
+                return done(.failure(error))
+            }
+            var internal = InternalRaftRequest()
+            internal.put = request
+            server.propose(internal) { result in
+                done(result.flatMap { applied in
+                    guard case .put(var response) = applied else { return .failure(.other("unexpected apply result")) }
+                    response.header = server.header(revision: response.header?.revision ?? 0)
+                    return .success(response)
+                })
+            }
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self) { (request, _, done: @escaping @Sendable (Result<DeleteRangeResponse, EtcdError>) -> Void) in
+            do {
+                try RequestValidation.check(request)
+            } catch {
+                return done(.failure(error))
+            }
+            var internal = InternalRaftRequest()
+            internal.deleteRange = request
+            server.propose(internal) { result in
+                done(result.flatMap { applied in
+                    guard case .deleteRange(var response) = applied else { return .failure(.other("unexpected apply result")) }
+                    response.header = server.header(revision: response.header?.revision ?? 0)
+                    return .success(response)
+                })
+            }
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self) { (request, _, done: @escaping @Sendable (Result<TxnResponse, EtcdError>) -> Void) in
+            do {
+                try RequestValidation.check(request, maxTxnOps: server.config.maxTxnOps)
+            } catch {
+                return done(.failure(error))
+            }
+            if KVApplier.isReadOnly(request) {
+                return done(server.readOnlyTxn(request))
+            }
+            var internal = InternalRaftRequest()
+            internal.txn = request
+            server.propose(internal) { result in
+                done(result.flatMap { applied in
+                    guard case .txn(var response) = applied else { return .failure(.other("unexpected apply result")) }
+                    response.header = server.header(revision: response.header?.revision ?? 0)
+                    return .success(response)
+                })
+            }
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self) { (request, _, done: @escaping @Sendable (Result<CompactionResponse, EtcdError>) -> Void) in
+            var internal = InternalRaftRequest()
+            internal.compaction = request
+            server.propose(internal) { result in
+                done(result.flatMap { applied in
+                    guard case .compaction(var response) = applied else { return .failure(.other("unexpected apply result")) }
+                    response.header = server.header(revision: response.header?.revision ?? 0)
+                    return .success(response)
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+import EtcdProto
+import MVCC
+
+/// etcd's KV semantics (`etcdserver/apply.go`, applierV3backend) over MVCC: Range with its
+/// sort/limit/filter rules, Put with ignore_value/ignore_lease/prev_kv, DeleteRange, Txn with
+/// compares evaluated before any write and nested txns, Compaction.
+///
+/// Stateless; the reads run on any thread against a snapshot, the writes on the apply thread
+/// against the batch's write txn.
+enum KVApplier {
+    // MARK: Range
+
+    static func range(_ r: RangeRequest, on view: some MVCCRangeable) throws -> RangeResponse {
+        var limit = Int(clamping: r.limit)
+        if r.sortOrderRaw != RangeRequest.SortOrder.none.rawValue
+            || r.minModRevision != 0 || r.maxModRevision != 0
+            || r.minCreateRevision != 0 || r.maxCreateRevision != 0
+        {
+            limit = 0
+        }
+        if limit > 0 { limit += 1 }
+        let result = try view.range(
+            KeyRange(key: r.key, rangeEnd: r.rangeEnd),
+            options: RangeOptions(limit: limit, revision: r.revision, countOnly: r.countOnly))
+        var kvs = result.kvs
+        if r.maxModRevision != 0 { kvs.removeAll { $0.modRevision > r.maxModRevision } }
+        if r.minModRevision != 0 { kvs.removeAll { $0.modRevision < r.minModRevision } }
+        if r.maxCreateRevision != 0 { kvs.removeAll { $0.createRevision > r.maxCreateRevision } }
+        if r.minCreateRevision != 0 { kvs.removeAll { $0.createRevision < r.minCreateRevision } }
+
+        var order = r.sortOrder ?? .none
+        let target = r.sortTarget ?? .key
+        if target != .key && order == .none { order = .ascend }
+        if order != .none {
+            sort(&kvs, by: target)
+            if order == .descend { kvs.reverse() }
+        }
+        var response = RangeResponse()
+        if r.limit > 0 && kvs.count > Int(clamping: r.limit) {
+            kvs.removeLast(kvs.count - Int(r.limit))
+            response.more = true
+        }
+        if r.keysOnly {
+            for i in kvs.indices { kvs[i].value = [] }
+        }
+        response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: result.revision, raftTerm: 0)
+        response.count = Int64(result.count)
+        response.kvs = kvs
+        return response
+    }
+
+    /// Go's sort.Sort is not stable; equal elements keep key order here, which is one of the
+    /// orders etcd may produce (its input is in key order).
+    private static func sort(_ kvs: inout [KeyValue], by target: RangeRequest.SortTarget) {
+        switch target {
+        case .key: kvs.sort { KeyRangeCompare.less($0.key, $1.key) }
+        case .version: kvs.sort { $0.version < $1.version }
+        case .create: kvs.sort { $0.createRevision < $1.createRevision }
+        case .mod: kvs.sort { $0.modRevision < $1.modRevision }
+        case .value: kvs.sort { KeyRangeCompare.less($0.value, $1.value) }
+        }
+    }
+
+    // MARK: Put / DeleteRange
+
+    static func put(_ p: PutRequest, in txn: inout MVCCWriteTxn, leaseExists: (Int64) -> Bool) throws -> PutResponse {
+        if p.lease != 0 && !leaseExists(p.lease) { throw EtcdError.leaseNotFound }
+        var value = p.value
+        var lease = p.lease
+        var previous: KeyValue? = nil
+        if p.ignoreValue || p.ignoreLease || p.prevKV {
+            previous = try txn.get(p.key)
+        }
+        if p.ignoreValue || p.ignoreLease {
+            guard let previous else { throw EtcdError.keyNotFound }
+            if p.ignoreValue { value = previous.value }
+            if p.ignoreLease { lease = previous.lease }
+        }
+        try txn.put(key: p.key, value: value, lease: lease)
+        var response = PutResponse()
+        response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.writeRevision, raftTerm: 0)
+        if p.prevKV { response.prevKV = previous }
+        return response
+    }
+
+    static func deleteRange(_ d: DeleteRangeRequest, in txn: inout MVCCWriteTxn) throws -> DeleteRangeResponse {
+        let deleted = try txn.deleteRange(KeyRange(key: d.key, rangeEnd: d.rangeEnd))
+        var response = DeleteRangeResponse()
+        response.deleted = Int64(deleted.count)
+        if d.prevKV { response.prevKVs = deleted }
+        response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.readRevision, raftTerm: 0)
+        return response
+    }
+
+    // MARK: Txn
+
+    /// Whether no branch of the txn (or of its nested txns) writes.
+    static func isReadOnly(_ t: TxnRequest) -> Bool {
+        func opsReadOnly(_ ops: [RequestOp]) -> Bool {
+            ops.allSatisfy { op in
+                switch op.request {
+                case .requestRange?: return true
+                case .requestTxn(let nested)?: return isReadOnly(nested)
+                case .requestPut?, .requestDeleteRange?: return false
+                case nil: return true
+                }
+            }
+        }
+        return opsReadOnly(t.success) && opsReadOnly(t.failure)
+    }
+
+    /// The branch taken at each txn level, depth first (etcd's `compareToPath`), evaluated on the
+    /// state before any of the txn's writes.
+    static func comparePath(_ t: TxnRequest, on view: some MVCCRangeable) throws -> [Bool] {
+        var path = [try compares(t.compare, on: view)]
+        for op in path[0] ? t.success : t.failure {
+            if case .requestTxn(let nested)? = op.request {
+                path.append(contentsOf: try comparePath(nested, on: view))
+            }
+        }
+        return path
+    }
+
+    private static func compares(_ compares: [Compare], on view: some MVCCRangeable) throws -> Bool {
+        for c in compares where try !compare(c, on: view) { return false }
+        return true
+    }
+
+    private static func compare(_ c: Compare, on view: some MVCCRangeable) throws -> Bool {
+        let result: RangeResult
+        do {
+            result = try view.range(KeyRange(key: c.key, rangeEnd: c.rangeEnd), options: RangeOptions())
+        } catch {
+            return false
+        }
+        if result.kvs.isEmpty {
+            if c.target == .value { return false }
+            return compareKV(c, KeyValue())
+        }
+        return result.kvs.allSatisfy { compareKV(c, $0) }
+    }
+
+    private static func compareKV(_ c: Compare, _ kv: KeyValue) -> Bool {
+        let order: Int
+        switch c.target ?? .version {
+        case .value:
+            var wanted: [UInt8] = []
+            if case .value(let v)? = c.targetUnion { wanted = v }
+            order = KeyRangeCompare.compare(kv.value, wanted)
+        case .create:
+            var v: Int64 = 0
+            if case .createRevision(let x)? = c.targetUnion { v = x }
+            order = kv.createRevision < v ? -1 : (kv.createRevision > v ? 1 : 0)
+        case .mod:
+            var v: Int64 = 0
+            if case .modRevision(let x)? = c.targetUnion { v = x }
+            order = kv.modRevision < v ? -1 : (kv.modRevision > v ? 1 : 0)
+        case .version:
+            var v: Int64 = 0
+            if case .version(let x)? = c.targetUnion { v = x }
+            order = kv.version < v ? -1 : (kv.version > v ? 1 : 0)
+        case .lease:
+            var v: Int64 = 0
+            if case .lease(let x)? = c.targetUnion { v = x }
+            order = kv.lease < v ? -1 : (kv.lease > v ? 1 : 0)
+        }
+        switch c.result {
+        case .equal?: return order == 0
+        case .notEqual?: return order != 0
+        case .greater?: return order > 0
+        case .less?: return order < 0
+        case nil: return true
+        }
+    }
+
+    /// Checks, before anything is written, what etcd checks (`checkRequests`): puts on the path
+    /// name existing leases and, with ignore_value/ignore_lease, existing keys; ranges on the
+    /// path name revisions that are neither future nor compacted.
+    static func checkPath(_ t: TxnRequest, path: inout ArraySlice<Bool>, on view: some MVCCRangeable,
+                          isWrite: Bool, leaseExists: (Int64) -> Bool) throws {
+        let taken = path.removeFirst()
+        for op in taken ? t.success : t.failure {
+            switch op.request {
+            case .requestPut(let p)? where isWrite:
+                if p.ignoreValue || p.ignoreLease {
+                    let existing = try view.range(.single(p.key), options: RangeOptions())
+                    if existing.kvs.isEmpty { throw EtcdError.keyNotFound }
+                }
+                if p.lease != 0 && !leaseExists(p.lease) { throw EtcdError.leaseNotFound }
+            case .requestRange(let r)?:
+                if r.revision == 0 { break }
+                if r.revision > view.rangeRevision { throw MVCCError.futureRevision }
+                if r.revision < view.compactedRevision { throw MVCCError.compacted }
+            case .requestTxn(let nested)?:
+                try checkPath(nested, path: &path, on: view, isWrite: isWrite, leaseExists: leaseExists)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Runs the chosen branches in the write txn; the caller brackets the request.
+    static func applyTxn(_ t: TxnRequest, path: inout ArraySlice<Bool>, in txn: inout MVCCWriteTxn,
+                         leaseExists: (Int64) -> Bool) throws -> TxnResponse {
+        let taken = path.removeFirst()
+        var response = TxnResponse()
+        response.succeeded = taken
+        response.header = ResponseHeader()
+        for op in taken ? t.success : t.failure {
+            var out = ResponseOp()
+            switch op.request {
+            case .requestRange(let r)?:
+                out.response = .responseRange(try range(r, on: txn))
+            case .requestPut(let p)?:
+                out.response = .responsePut(try put(p, in: &txn, leaseExists: leaseExists))
+            case .requestDeleteRange(let d)?:
+                out.response = .responseDeleteRange(try deleteRange(d, in: &txn))
+            case .requestTxn(let nested)?:
+                out.response = .responseTxn(try applyTxn(nested, path: &path, in: &txn, leaseExists: leaseExists))
+            case nil:
+                break
+            }
+            response.responses.append(out)
+        }
+        return response
+    }
+
+    /// A read-only txn served from a snapshot (no log entry), as etcd serves them.
+    static func readOnlyTxn(_ t: TxnRequest, on view: some MVCCRangeable) throws -> TxnResponse {
+        let pathArray = try comparePath(t, on: view)
+        var path = pathArray[...]
+        try checkPath(t, path: &path, on: view, isWrite: false, leaseExists: { _ in true })
+        path = pathArray[...]
+        return try readOnlyBranch(t, path: &path, on: view)
+    }
+
+    private static func readOnlyBranch(_ t: TxnRequest, path: inout ArraySlice<Bool>, on view: some MVCCRangeable) throws -> TxnResponse {
+        let taken = path.removeFirst()
+        var response = TxnResponse()
+        response.succeeded = taken
+        response.header = ResponseHeader()
+        for op in taken ? t.success : t.failure {
+            var out = ResponseOp()
+            switch op.request {
+            case .requestRange(let r)?: out.response = .responseRange(try range(r, on: view))
+            case .requestTxn(let nested)?: out.response = .responseTxn(try readOnlyBranch(nested, path: &path, on: view))
+            default: break
+            }
+            response.responses.append(out)
+        }
+        return response
+    }
+}
+
+/// Byte-string order (Go's bytes.Compare).
+enum KeyRangeCompare {
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        a.withUnsafeBytes { x in b.withUnsafeBytes { y in KeyRange.compare(x, y) } }
+    }
+
+    static func less(_ a: [UInt8], _ b: [UInt8]) -> Bool { compare(a, b) < 0 }
+}

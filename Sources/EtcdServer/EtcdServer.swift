@@ -1,1 +1,0 @@
-// EtcdServer module: see DESIGN.md.

@@ -1,0 +1,147 @@
+import EtcdProto
+import Foundation
+import Logging
+import MVCC
+import NIOCore
+import NIOPosix
+import Storage
+import Transport
+
+/// A running swetcd member: storage opened and replayed, the raft thread started, client
+/// listeners bound. `start()` returns once clients are being served.
+public final class EtcdServer: @unchecked Sendable {
+    public let config: ServerConfig
+    private let logger: Logger
+    private var group: MultiThreadedEventLoopGroup?
+    private var channels: [any Channel] = []
+    private var core: EtcdServerCore?
+    private var wal: WriteAheadLog?
+    private var environment: LMDBEnvironment?
+
+    /// The LMDB map is address space, not memory; it grows in place up to this before the
+    /// backend reports it is full (the quota check answers long before).
+    static let mapSizeMinBytes = 8 * 1024 * 1024 * 1024
+
+    public init(config: ServerConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Addresses the client listeners are bound to (real ports when a URL asked for port 0).
+    public var clientAddresses: [SocketAddress] { channels.compactMap(\.localAddress) }
+
+    public var identity: ServerIdentity? { core?.identity }
+
+    public func start() throws {
+        let dataDir = config.effectiveDataDir
+        let memberDir = dataDir + "/member"
+        let walDir = config.walDir.isEmpty ? memberDir + "/wal" : config.walDir
+        let snapDir = memberDir + "/snap"
+        let fm = FileManager.default
+        let isNew = !fm.fileExists(atPath: walDir)
+        try fm.createDirectory(atPath: snapDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if isNew {
+            try fm.createDirectory(atPath: walDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+
+        let quota = config.effectiveQuotaBackendBytes
+        let env = try LMDBEnvironment(
+            path: snapDir + "/db", mapSizeBytes: max(Int(quota) * 2, Self.mapSizeMinBytes), maxReaders: 4096, maxDatabases: 16)
+        environment = env
+        let store = try MVCCStore(environment: env)
+        let snapshots = try SnapshotStore(directory: snapDir)
+
+        let identity: ServerIdentity
+        let wal: WriteAheadLog
+        var replay: [Entry] = []
+        var state = RaftLoop.State(term: 1, lastIndex: 0, snapshotIndex: 0)
+        if isNew {
+            identity = bootstrapIdentity()
+            wal = try WriteAheadLog.create(directory: walDir, metadata: WALMetadata(nodeID: identity.memberID, clusterID: identity.clusterID).serializedBytes())
+            logger.info("starting local member", metadata: [
+                "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
+            ])
+        } else {
+            let snapshot = try snapshots.loadNewest()
+            let marker = snapshot.map { (index: $0.metadata.index, term: $0.metadata.term) }
+            let (opened, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: marker)
+            wal = opened
+            let metadata = try WALMetadata(serializedBytes: contents.metadata)
+            identity = ServerIdentity(memberID: metadata.nodeID, clusterID: metadata.clusterID)
+            replay = contents.entries
+            let last = contents.entries.last?.index ?? marker?.index ?? 0
+            let term = max(contents.hardState?.term ?? 1, contents.entries.last?.term ?? 1, 1)
+            state = RaftLoop.State(term: term, lastIndex: max(last, store.meta.appliedIndex), snapshotIndex: marker?.index ?? 0)
+            logger.info("restarting local member", metadata: [
+                "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
+                "commit-index": "\(state.lastIndex)", "applied-index": "\(store.meta.appliedIndex)",
+            ])
+        }
+        self.wal = wal
+
+        let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]))
+        let raft = RaftLoop(store: store, wal: wal, snapshots: snapshots, state: state,
+                            snapshotCount: max(1, config.snapshotCount), applier: applier, logger: logger)
+        try raft.replay(replay)
+        raft.start()
+        let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, logger: logger)
+        self.core = core
+
+        var router = GRPCRouter()
+        KVService(server: core).register(&router)
+        ClusterMaintenanceService(server: core).register(&router)
+        HealthService().register(&router)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group
+        let transport = TransportServer(
+            group: group, router: router, http: HTTPEndpoints(server: core),
+            configuration: TransportConfiguration(
+                receiveMessageBytesMax: config.maxRequestBytes + ServerConfig.grpcOverheadBytes,
+                httpBodyBytesMax: 2 * (config.maxRequestBytes + ServerConfig.grpcOverheadBytes),
+                maxConcurrentStreams: config.maxConcurrentStreams),
+            logger: logger)
+        let clientTLS = try config.clientTLS.map { try TLSContext($0) }
+        for url in config.listenClientURLs {
+            let channel = try transport.bind(url, tls: clientTLS).wait()
+            channels.append(channel)
+            if url.isTLS {
+                logger.info("serving client traffic securely", metadata: ["address": "\(url)"])
+            } else {
+                logger.info("serving client traffic insecurely; this is strongly discouraged!", metadata: ["address": "\(url)"])
+            }
+        }
+        // etcd's e2e harness waits for these two lines; print them only once clients are served.
+        logger.info("enabled capabilities for version", metadata: ["cluster-version": "\(EtcdVersion.capability)"])
+        logger.info("published local member to cluster through raft", metadata: [
+            "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
+            "local-member-attributes": "{Name:\(config.name) ClientURLs:[\(config.advertiseClientURLs.joined(separator: " "))]}",
+        ])
+        logger.info("ready to serve client requests")
+    }
+
+    /// Stops listening, finishes the batch in progress, and closes storage.
+    public func stop() {
+        for channel in channels { try? channel.close().wait() }
+        channels.removeAll()
+        core?.raft.stop()
+        try? group?.syncShutdownGracefully()
+        group = nil
+        try? wal?.close()
+        environment?.close()
+    }
+
+    private func bootstrapIdentity() -> ServerIdentity {
+        let memberID = ServerIdentity.memberID(peerURLs: config.initialAdvertisePeerURLs, clusterToken: config.initialClusterToken)
+        var ids: [UInt64] = []
+        var byName: [String: [String]] = [:]
+        for (name, url) in config.initialCluster { byName[name, default: []].append(url) }
+        for (name, urls) in byName {
+            ids.append(name == config.name ? memberID : ServerIdentity.memberID(peerURLs: urls, clusterToken: config.initialClusterToken))
+        }
+        if ids.isEmpty { ids = [memberID] }
+        return ServerIdentity(memberID: memberID, clusterID: ServerIdentity.clusterID(memberIDs: ids))
+    }
+}
+
+func hex(_ id: UInt64) -> String { String(id, radix: 16) }

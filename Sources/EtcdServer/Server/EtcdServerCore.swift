@@ -1,0 +1,117 @@
+import EtcdProto
+import Foundation
+import Logging
+import MVCC
+import Synchronization
+import Transport
+
+/// What the services share: configuration, identity, the store and the write path.
+/// Immutable after start except through its thread-safe parts; used from every event loop.
+final class EtcdServerCore: Sendable {
+    let config: ServerConfig
+    let identity: ServerIdentity
+    let store: MVCCStore
+    let raft: RaftLoop
+    let logger: Logger
+    private let nextRequestID: Atomic<UInt64>
+
+    init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftLoop, logger: Logger) {
+        self.config = config
+        self.identity = identity
+        self.store = store
+        self.raft = raft
+        self.logger = logger
+        // etcd's idutil: the member ID's low 16 bits on top, then a time-seeded counter.
+        let now = UInt64(UInt32(truncatingIfNeeded: Int(Date.nowMilliseconds)))
+        self.nextRequestID = Atomic((identity.memberID & 0xffff) << 48 | now << 8)
+    }
+
+    func header(revision: Int64) -> ResponseHeader {
+        ResponseHeader(clusterID: identity.clusterID, memberID: identity.memberID, revision: revision, raftTerm: raft.term)
+    }
+
+    func currentRevision() -> Int64 { store.meta.currentRevision }
+
+    // MARK: reads
+
+    func range(_ request: RangeRequest) -> Result<RangeResponse, EtcdError> {
+        do {
+            try RequestValidation.check(request)
+        } catch {
+            return .failure(error)
+        }
+        return read { view in
+            var response = try KVApplier.range(request, on: view)
+            response.header = header(revision: response.header?.revision ?? view.currentRevision)
+            return response
+        }
+    }
+
+    func readOnlyTxn(_ request: TxnRequest) -> Result<TxnResponse, EtcdError> {
+        read { view in
+            var response = try KVApplier.readOnlyTxn(request, on: view)
+            response.header = header(revision: view.currentRevision)
+            return response
+        }
+    }
+
+    private func read<R>(_ body: (MVCCReadView) throws -> R) -> Result<R, EtcdError> {
+        do {
+            return .success(try store.read(body))
+        } catch let error as EtcdError {
+            return .failure(error)
+        } catch let error as MVCCError {
+            return .failure(EtcdError(error))
+        } catch {
+            logger.error("read failed", metadata: ["error": "\(error)"])
+            return .failure(.other("\(error)"))
+        }
+    }
+
+    // MARK: writes
+
+    /// Encodes `request` with a fresh ID, checks it against `--max-request-bytes`, and sends it
+    /// down the write path. `completion` runs on the raft thread.
+    func propose(_ request: InternalRaftRequest, completion: @escaping @Sendable (Result<ApplyResult, EtcdError>) -> Void) {
+        var request = request
+        var header = RequestHeader()
+        header.id = nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue
+        request.header = header
+        let data = request.serializedBytes()
+        if data.count > config.maxRequestBytes {
+            completion(.failure(.requestTooLarge))
+            return
+        }
+        raft.propose(Proposal(request: request, data: data, completion: completion))
+    }
+
+    // MARK: cluster
+
+    func selfMember() -> Member {
+        var member = Member()
+        member.id = identity.memberID
+        member.name = config.name
+        member.peerURLs = config.initialAdvertisePeerURLs
+        member.clientURLs = config.advertiseClientURLs
+        return member
+    }
+
+    func status() -> StatusResponse {
+        let meta = store.meta
+        let sizes = store.environment.sizes
+        var response = StatusResponse()
+        response.header = header(revision: meta.currentRevision)
+        response.version = EtcdVersion.server
+        response.dbSize = Int64(sizes.fileBytes)
+        response.dbSizeInUse = Int64(sizes.usedBytes)
+        response.leader = identity.memberID
+        response.raftIndex = meta.appliedIndex
+        response.raftTerm = raft.term
+        response.raftAppliedIndex = meta.appliedIndex
+        return response
+    }
+}
+
+extension Date {
+    static var nowMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}

@@ -1,0 +1,193 @@
+import EtcdProto
+import Foundation
+import Logging
+import MVCC
+import Storage
+
+/// The one thread that owns the log and the store's writer: it takes client proposals in
+/// batches, makes them log entries, writes them to the WAL with one fdatasync per batch, applies
+/// the batch to MVCC in one LMDB write transaction (recording the applied index in the same
+/// transaction), and only then completes the proposals.
+///
+/// Ordering: request → log → fsync → apply → respond (DESIGN §2); nothing is acknowledged before
+/// it is durable, and a restart replays exactly the durable entries above the applied index.
+/// Everything here runs on the raft thread except `propose`, which any thread may call.
+///
+/// This single-member path is where Raft slots in: entries are appended at `lastIndex + 1` in the
+/// current term and commit on the local fsync, which is what a one-voter Raft group does.
+final class RaftLoop: @unchecked Sendable {
+    struct State {
+        var term: UInt64
+        var lastIndex: UInt64
+        var snapshotIndex: UInt64
+    }
+
+    /// Proposals taken per batch; bounds the batch's memory and the WAL write size.
+    static let batchProposalsMax = 4096
+
+    private let store: MVCCStore
+    private let wal: WriteAheadLog
+    private let snapshots: SnapshotStore
+    private let logger: Logger
+    private let snapshotCount: UInt64
+    private let applier: Applier
+    private var state: State
+
+    private let condition = NSCondition()
+    private var queue: [Proposal] = []
+    private var stopping = false
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init(store: MVCCStore, wal: WriteAheadLog, snapshots: SnapshotStore, state: State,
+         snapshotCount: UInt64, applier: Applier, logger: Logger) {
+        self.store = store
+        self.wal = wal
+        self.snapshots = snapshots
+        self.state = state
+        self.snapshotCount = snapshotCount
+        self.applier = applier
+        self.logger = logger
+    }
+
+    var term: UInt64 { condition.withLock { state.term } }
+
+    // MARK: start-up replay
+
+    /// Applies durable entries the store has not applied yet (those above its applied index), in
+    /// one write transaction. Called once, before the thread starts.
+    func replay(_ entries: [Entry]) throws {
+        let applied = store.meta.appliedIndex
+        let pending = entries.filter { $0.index > applied }
+        guard !pending.isEmpty else { return }
+        logger.info("replaying WAL entries", metadata: [
+            "applied-index": "\(applied)", "entries": "\(pending.count)", "last-index": "\(pending.last!.index)",
+        ])
+        _ = try store.write { txn in
+            for entry in pending {
+                _ = applier.apply(entry: entry, proposal: nil, txn: &txn)
+            }
+            txn.setApplied(index: pending.last!.index, term: pending.last!.term)
+        }
+    }
+
+    // MARK: thread
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "raft"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops after the batch in progress; proposals still queued fail with "server stopped".
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.signal()
+        }
+        if thread != nil { stopped.wait() }
+    }
+
+    /// Queues a write. Any thread.
+    func propose(_ proposal: Proposal) {
+        let accepted = condition.withLock { () -> Bool in
+            if stopping { return false }
+            queue.append(proposal)
+            if queue.count == 1 { condition.signal() }
+            return true
+        }
+        if !accepted { proposal.completion(.failure(.stopped)) }
+    }
+
+    private func run() {
+        while true {
+            let batch: [Proposal] = condition.withLock {
+                while queue.isEmpty && !stopping { condition.wait() }
+                if queue.count <= Self.batchProposalsMax {
+                    let b = queue
+                    queue.removeAll(keepingCapacity: true)
+                    return b
+                }
+                let b = Array(queue.prefix(Self.batchProposalsMax))
+                queue.removeFirst(Self.batchProposalsMax)
+                return b
+            }
+            if batch.isEmpty {
+                let rest = condition.withLock { () -> [Proposal] in
+                    let r = queue
+                    queue.removeAll()
+                    return r
+                }
+                for p in rest { p.completion(.failure(.stopped)) }
+                stopped.signal()
+                return
+            }
+            process(batch)
+        }
+    }
+
+    /// Log, sync, apply, respond: one batch.
+    private func process(_ batch: [Proposal]) {
+        var entries: [Entry] = []
+        entries.reserveCapacity(batch.count)
+        var index = state.lastIndex
+        for p in batch {
+            index += 1
+            entries.append(Entry(term: state.term, index: index, type: .normal, data: p.data))
+        }
+        do {
+            try wal.append(entries: entries, hardState: HardState(term: state.term, vote: 0, commit: index))
+            try wal.sync()
+        } catch {
+            // etcd treats a failed WAL write as fatal: nothing of this batch was acknowledged,
+            // and continuing could acknowledge writes the log does not hold.
+            logger.critical("failed to save raft entries to the WAL", metadata: ["error": "\(error)"])
+            fatalError("WAL write failed: \(error)")
+        }
+        state.lastIndex = index
+
+        var results: [Result<ApplyResult, EtcdError>] = []
+        results.reserveCapacity(batch.count)
+        do {
+            try store.write { txn in
+                for (i, entry) in entries.enumerated() {
+                    results.append(applier.apply(entry: entry, proposal: batch[i], txn: &txn))
+                }
+                txn.setApplied(index: index, term: state.term)
+            }
+        } catch {
+            logger.critical("failed to apply entries to the backend", metadata: ["error": "\(error)"])
+            fatalError("apply failed: \(error)")
+        }
+        for (i, p) in batch.enumerated() { p.completion(results[i]) }
+        maybeSnapshot(appliedIndex: index)
+    }
+
+    /// Every `--snapshot-count` applied entries: flush LMDB (so the WAL before this point is no
+    /// longer needed), record a snapshot, and release old WAL segments.
+    private func maybeSnapshot(appliedIndex: UInt64) {
+        guard appliedIndex - state.snapshotIndex >= snapshotCount else { return }
+        do {
+            try store.environment.sync()
+            let snapshot = Snapshot(data: [], metadata: SnapshotMetadata(confState: applier.confState, index: appliedIndex, term: state.term))
+            try snapshots.save(snapshot)
+            try wal.saveSnapshotMarker(index: appliedIndex, term: state.term)
+            try wal.sync()
+            try wal.releaseSegments(before: appliedIndex)
+            state.snapshotIndex = appliedIndex
+            logger.info("saved snapshot", metadata: ["snapshot-index": "\(appliedIndex)"])
+        } catch {
+            logger.warning("failed to save snapshot", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension NSCondition {
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

@@ -1,1 +1,0 @@
-// MVCC module: see DESIGN.md.

@@ -1,0 +1,68 @@
+import EtcdProto
+import Storage
+
+/// The four LMDB tables of the MVCC store. Opened once at start-up (`MVCCTables.open`), then
+/// shared read-only by every thread.
+///
+/// - `kv` (latest): user key → encoded `mvccpb.KeyValue` of the key's live version. Deleted keys
+///   are absent. Serves reads at the current revision with one lookup per key and no history walk.
+/// - `rev` (revisions): `RevisionKey` (etcd's 17/18-byte backend key) → encoded `mvccpb.KeyValue`
+///   (only the key for a tombstone). The history in revision order, for historical reads, watch
+///   catch-up and hashes.
+/// - `hist` (per-key history, DUPSORT + DUPFIXED): user key → 17-byte entries, newest first,
+///   naming every revision of the key still in `rev`. Serves reads at a past revision.
+/// - `meta`: store state (`MVCCMeta`) and anything else the server persists atomically with
+///   applied data (the applied raft index lives here, written in the same txn as the data).
+public struct MVCCTables: Sendable {
+    public let latest: LMDBDatabase
+    public let revisions: LMDBDatabase
+    public let history: LMDBDatabase
+    public let meta: LMDBDatabase
+
+    public static func open(_ env: LMDBEnvironment) throws -> MVCCTables {
+        MVCCTables(
+            latest: try env.database(named: "kv"),
+            revisions: try env.database(named: "rev"),
+            history: try env.database(named: "hist", dupSort: true, dupFixed: true),
+            meta: try env.database(named: "meta"))
+    }
+}
+
+/// The store's counters, persisted as one fixed-layout value under `meta["mvcc"]` in every write
+/// txn, so a reader's snapshot always has data and counters from the same commit.
+public struct MVCCMeta: Equatable, Sendable {
+    /// The last revision written (1 for an empty store, as etcd starts).
+    public var currentRevision: Int64 = 1
+    /// Reads below this revision answer ErrCompacted; 0 if never compacted.
+    public var compactedRevision: Int64 = 0
+    /// The raft log index of the last entry applied, and its term (etcd's consistent index).
+    public var appliedIndex: UInt64 = 0
+    public var appliedTerm: UInt64 = 0
+
+    public static let key: [UInt8] = Array("mvcc".utf8)
+    static let encodedBytes = 32
+
+    public init() {}
+
+    func encoded() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Self.encodedBytes)
+        RevisionKey.write(UInt64(bitPattern: currentRevision), into: &out, at: 0)
+        RevisionKey.write(UInt64(bitPattern: compactedRevision), into: &out, at: 8)
+        RevisionKey.write(appliedIndex, into: &out, at: 16)
+        RevisionKey.write(appliedTerm, into: &out, at: 24)
+        return out
+    }
+
+    init(decoding raw: UnsafeRawBufferPointer) throws(MVCCError) {
+        guard raw.count == Self.encodedBytes else { throw .backend("meta record of \(raw.count) bytes") }
+        currentRevision = Int64(bitPattern: RevisionKey.read(raw, at: 0))
+        compactedRevision = Int64(bitPattern: RevisionKey.read(raw, at: 8))
+        appliedIndex = RevisionKey.read(raw, at: 16)
+        appliedTerm = RevisionKey.read(raw, at: 24)
+    }
+
+    static func load(_ txn: LMDBTransaction, _ tables: MVCCTables) throws -> MVCCMeta {
+        let value = try txn.withValue(tables.meta, key) { raw in try MVCCMeta(decoding: raw) }
+        return value ?? MVCCMeta()
+    }
+}

@@ -1,0 +1,136 @@
+import EtcdProto
+import Storage
+
+/// One change to the store, as watchers will see it.
+public struct MVCCChange: Sendable {
+    public var kv: KeyValue
+    public var isDelete: Bool
+}
+
+/// The writes of one apply batch, inside one LMDB write transaction (apply thread only).
+///
+/// Each client request is bracketed by `beginRequest()`/`endRequest()`: every change between them
+/// shares one main revision (the current revision + 1) with increasing sub-revisions, and the
+/// current revision advances at `endRequest()` only if something changed — etcd's rule that a
+/// request that changes nothing (a delete of no keys, a txn of reads) does not bump the revision.
+/// Reads made between them see the request's own earlier changes, as in etcd's `storeTxnWrite`.
+public struct MVCCWriteTxn {
+    let txn: LMDBTransaction
+    let tables: MVCCTables
+    public private(set) var meta: MVCCMeta
+    /// Changes made by the current request.
+    public private(set) var changes: [MVCCChange] = []
+    /// Changes of every request in this batch, in order (the watch hub's input).
+    public private(set) var batchChanges: [MVCCChange] = []
+    private var inRequest = false
+    private var metaDirty = false
+
+    init(txn: LMDBTransaction, tables: MVCCTables, meta: MVCCMeta) {
+        self.txn = txn
+        self.tables = tables
+        self.meta = meta
+    }
+
+    /// The revision the current request writes at.
+    public var writeRevision: Int64 { meta.currentRevision + 1 }
+
+    /// The revision a read inside the current request sees.
+    public var readRevision: Int64 { changes.isEmpty ? meta.currentRevision : meta.currentRevision + 1 }
+
+    public mutating func beginRequest() {
+        precondition(!inRequest, "beginRequest twice")
+        inRequest = true
+        changes.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends the request; returns the store revision after it.
+    @discardableResult
+    public mutating func endRequest() -> Int64 {
+        precondition(inRequest, "endRequest without beginRequest")
+        inRequest = false
+        if !changes.isEmpty {
+            meta.currentRevision += 1
+            metaDirty = true
+            batchChanges.append(contentsOf: changes)
+        }
+        return meta.currentRevision
+    }
+
+    // MARK: reads
+
+    public func range(_ keys: KeyRange, options: RangeOptions) throws -> RangeResult {
+        var result = try RangeQuery(txn: txn, tables: tables).range(
+            keys, options: options, currentRevision: readRevision, compactedRevision: meta.compactedRevision)
+        result.revision = readRevision
+        return result
+    }
+
+    /// The live version of `key`, if any.
+    public func get(_ key: [UInt8]) throws -> KeyValue? {
+        try txn.withValue(tables.latest, key) { raw in try KeyValue(decoding: raw) }
+    }
+
+    // MARK: writes
+
+    /// Writes `key`; returns the previous live version.
+    @discardableResult
+    public mutating func put(key: [UInt8], value: [UInt8], lease: Int64) throws -> KeyValue? {
+        precondition(inRequest, "put outside a request")
+        guard key.count <= LMDBEnvironment.maxKeyBytes else { throw MVCCError.keyTooLarge }
+        let previous = try get(key)
+        let rev = Revision(main: writeRevision, sub: Int64(changes.count))
+        var kv = KeyValue(key: key, createRevision: rev.main, modRevision: rev.main, version: 1, value: value, lease: lease)
+        if let previous {
+            kv.createRevision = previous.createRevision
+            kv.version = previous.version + 1
+        }
+        let encoded = kv.serializedBytes()
+        try txn.put(tables.latest, key, encoded)
+        try txn.put(tables.revisions, RevisionKey.encode(rev), encoded)
+        try txn.put(tables.history, key, RevisionKey.historyEntry(rev, tombstone: false))
+        changes.append(MVCCChange(kv: kv, isDelete: false))
+        return previous
+    }
+
+    /// Deletes every live key in `keys`; returns the deleted versions, in key order.
+    public mutating func deleteRange(_ keys: KeyRange) throws -> [KeyValue] {
+        precondition(inRequest, "deleteRange outside a request")
+        let live = try range(keys, options: RangeOptions()).kvs
+        for old in live {
+            let rev = Revision(main: writeRevision, sub: Int64(changes.count))
+            let tombstone = KeyValue(key: old.key)
+            try txn.put(tables.revisions, RevisionKey.encode(rev, tombstone: true), tombstone.serializedBytes())
+            try txn.put(tables.history, old.key, RevisionKey.historyEntry(rev, tombstone: true))
+            _ = try txn.delete(tables.latest, old.key)
+            var event = tombstone
+            event.modRevision = rev.main
+            changes.append(MVCCChange(kv: event, isDelete: true))
+        }
+        return live
+    }
+
+    /// Records the raft entry this batch applied up to; stored in the same commit as the data.
+    public mutating func setApplied(index: UInt64, term: UInt64) {
+        meta.appliedIndex = index
+        meta.appliedTerm = term
+        metaDirty = true
+    }
+
+    /// Compacts the history up to `revision`: every revision ≤ `revision` that is not the latest
+    /// of its key at `revision`, and every tombstone that is, is removed. Reads below `revision`
+    /// then fail with ErrCompacted.
+    public mutating func compact(to revision: Int64) throws -> MVCCCompactionStats {
+        if revision <= meta.compactedRevision { throw MVCCError.compacted }
+        if revision > meta.currentRevision { throw MVCCError.futureRevision }
+        meta.compactedRevision = revision
+        metaDirty = true
+        return try Compactor(txn: txn, tables: tables).compact(to: revision)
+    }
+
+    /// Writes the meta record if anything changed; the store calls this before commit.
+    mutating func flushMeta() throws {
+        guard metaDirty else { return }
+        try txn.put(tables.meta, MVCCMeta.key, meta.encoded())
+        metaDirty = false
+    }
+}
