@@ -84,3 +84,10 @@ extension UnsafeRawBufferPointer: ContiguousBytesLike {
         body(self)
     }
 }
+
+/// A message that knows its fully qualified protobuf name (`package.Message`, as in `Protos/`):
+/// for the gRPC method table, error text, and tests that hand our bytes to another protobuf
+/// implementation.
+public protocol NamedProtoMessage: ProtoMessage {
+    static var protoMessageName: String { get }
+}

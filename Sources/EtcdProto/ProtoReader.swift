@@ -8,6 +8,8 @@ public struct ProtoReader {
     @usableFromInline let base: UnsafeRawPointer?
     @usableFromInline var position: Int
     @usableFromInline let end: Int
+    /// Field number of the tag `nextTag` returned last (to match a group's end tag).
+    @usableFromInline var lastField: Int = 0
     /// How many length-delimited levels enclose this reader.
     public let depth: Int
 
@@ -38,7 +40,8 @@ public struct ProtoReader {
         guard field >= 1, field <= UInt64(ProtoLimits.fieldNumberMax),
             let wireType = WireType(rawValue: UInt8(key & 7))
         else { throw .invalidTag }
-        return (Int(field), wireType)
+        lastField = Int(field)
+        return (lastField, wireType)
     }
 
     // MARK: primitives
@@ -187,15 +190,36 @@ public struct ProtoReader {
     }
 
     public mutating func readRepeatedInt64(_ field: Int, _ wireType: WireType, into values: inout [Int64]) throws(ProtoDecodingError) {
-        var raw: [UInt64] = []
-        try readRepeatedUInt64(field, wireType, into: &raw)
-        values.append(contentsOf: raw.map { Int64(bitPattern: $0) })
+        switch wireType {
+        case .varint:
+            values.append(Int64(bitPattern: try readVarint()))
+        case .lengthDelimited:
+            var sub = try subReader()
+            while !sub.isAtEnd { values.append(Int64(bitPattern: try sub.readVarint())) }
+        default:
+            throw .wrongWireType(field: field, wireType: wireType.rawValue)
+        }
+    }
+
+    /// Appends a repeated enum field's raw values (int32 varints, packed or not). Unknown values
+    /// are kept, as for a singular enum.
+    public mutating func readRepeatedEnum(_ field: Int, _ wireType: WireType, into values: inout [Int32]) throws(ProtoDecodingError) {
+        switch wireType {
+        case .varint:
+            values.append(Int32(truncatingIfNeeded: try readVarint()))
+        case .lengthDelimited:
+            var sub = try subReader()
+            while !sub.isAtEnd { values.append(Int32(truncatingIfNeeded: try sub.readVarint())) }
+        default:
+            throw .wrongWireType(field: field, wireType: wireType.rawValue)
+        }
     }
 
     // MARK: unknown fields
 
-    /// Skips the body of a field whose tag was just read. Groups are skipped to their matching
-    /// end tag, within the nesting limit.
+    /// Skips the body of a field whose tag was just read by `nextTag`. A group is skipped to the
+    /// end tag with the same field number (any other end tag is malformed, as protobuf holds),
+    /// within the nesting limit.
     public mutating func skipField(_ wireType: WireType) throws(ProtoDecodingError) {
         switch wireType {
         case .varint: _ = try readVarint()
@@ -208,19 +232,21 @@ public struct ProtoReader {
         case .lengthDelimited:
             position += try readLength()
         case .startGroup:
-            try skipGroup(level: depth + 1)
+            try skipGroup(field: lastField, level: depth + 1)
         case .endGroup:
             throw .unbalancedGroup
         }
     }
 
-    private mutating func skipGroup(level: Int) throws(ProtoDecodingError) {
+    private mutating func skipGroup(field: Int, level: Int) throws(ProtoDecodingError) {
         guard level <= ProtoLimits.nestingDepthMax else { throw .nestingTooDeep }
         while true {
-            guard let (_, wireType) = try nextTag() else { throw .unbalancedGroup }
+            guard let (inner, wireType) = try nextTag() else { throw .unbalancedGroup }
             switch wireType {
-            case .endGroup: return
-            case .startGroup: try skipGroup(level: level + 1)
+            case .endGroup:
+                if inner != field { throw .unbalancedGroup }
+                return
+            case .startGroup: try skipGroup(field: inner, level: level + 1)
             default: try skipField(wireType)
             }
         }

@@ -153,6 +153,14 @@ public struct ProtoWriter: Sendable {
         }
     }
 
+    /// Packed repeated enum raw values (int32, sign-extended as for a singular enum).
+    public mutating func writePackedEnum(_ field: Int, _ values: [Int32]) {
+        guard !values.isEmpty else { return }
+        writeLengthDelimited(field) { w in
+            for v in values { w.writeVarint(UInt64(bitPattern: Int64(v))) }
+        }
+    }
+
     /// Repeated varints, one tag each (proto2 without `packed`, as `raftpb.ConfState` is encoded).
     public mutating func writeUnpackedUInt64(_ field: Int, _ values: [UInt64]) {
         for v in values { writeUInt64Always(field, v) }
@@ -185,13 +193,26 @@ public struct ProtoWriter: Sendable {
             bytes[slot] = UInt8(length)
             return
         }
-        var prefix: [UInt8] = []
-        var v = UInt64(length)
-        while v >= 0x80 {
-            prefix.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
+        // Widen the slot in place: open the extra bytes after it, then write the varint over it.
+        let extra = Self.varintSize(UInt64(length)) - 1
+        bytes.insert(contentsOf: repeatElement(0, count: extra), at: slot + 1)
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            var v = UInt64(length)
+            var i = slot
+            while v >= 0x80 {
+                buffer[i] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                i += 1
+            }
+            buffer[i] = UInt8(v)
         }
-        prefix.append(UInt8(v))
-        bytes.replaceSubrange(slot..<(slot + 1), with: prefix)
+    }
+
+    /// Bytes a varint encoding of `value` takes (1...10).
+    @inlinable
+    public static func varintSize(_ value: UInt64) -> Int {
+        // 7 bits per byte; a zero value still takes one byte.
+        let bits = 64 - (value | 1).leadingZeroBitCount
+        return (bits + 6) / 7
     }
 }

@@ -1,5 +1,7 @@
 /// `etcdserverpb.RangeRequest` / `RangeResponse`.
-public struct RangeRequest: ProtoMessage {
+public struct RangeRequest: NamedProtoMessage {
+    public static var protoMessageName: String { "etcdserverpb.RangeRequest" }
+
     /// `RangeRequest.SortOrder`. Unknown raw values are kept so the server can reject them with
     /// etcd's "invalid sort option".
     public enum SortOrder: Int32, Sendable { case none = 0, ascend = 1, descend = 2 }
@@ -27,11 +29,16 @@ public struct RangeRequest: ProtoMessage {
 
     public init() {}
 
-    public init(key: [UInt8], rangeEnd: [UInt8] = [], limit: Int64 = 0, revision: Int64 = 0) {
+    public init(key: [UInt8], rangeEnd: [UInt8] = [], limit: Int64 = 0, revision: Int64 = 0, sortOrder: SortOrder = .none, sortTarget: SortTarget = .key, serializable: Bool = false, keysOnly: Bool = false, countOnly: Bool = false) {
         self.key = key
         self.rangeEnd = rangeEnd
         self.limit = limit
         self.revision = revision
+        self.sortOrderRaw = sortOrder.rawValue
+        self.sortTargetRaw = sortTarget.rawValue
+        self.serializable = serializable
+        self.keysOnly = keysOnly
+        self.countOnly = countOnly
     }
 
     public func encode(to w: inout ProtoWriter) {
@@ -70,7 +77,9 @@ public struct RangeRequest: ProtoMessage {
     }
 }
 
-public struct RangeResponse: ProtoMessage {
+public struct RangeResponse: NamedProtoMessage {
+    public static var protoMessageName: String { "etcdserverpb.RangeResponse" }
+
     public var header: ResponseHeader? = nil
     public var kvs: [KeyValue] = []
     /// Whether more keys remain in the range than `limit` returned.
@@ -79,6 +88,13 @@ public struct RangeResponse: ProtoMessage {
     public var count: Int64 = 0
 
     public init() {}
+
+    public init(header: ResponseHeader?, kvs: [KeyValue], more: Bool = false, count: Int64) {
+        self.header = header
+        self.kvs = kvs
+        self.more = more
+        self.count = count
+    }
 
     public func encode(to w: inout ProtoWriter) {
         w.writeMessage(1, header)

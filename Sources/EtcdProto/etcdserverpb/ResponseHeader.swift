@@ -1,5 +1,7 @@
 /// `etcdserverpb.ResponseHeader`: carried by every response.
-public struct ResponseHeader: ProtoMessage {
+public struct ResponseHeader: NamedProtoMessage {
+    public static var protoMessageName: String { "etcdserverpb.ResponseHeader" }
+
     public var clusterID: UInt64 = 0
     public var memberID: UInt64 = 0
     /// The store's revision when the request was applied (Kubernetes' resourceVersion).

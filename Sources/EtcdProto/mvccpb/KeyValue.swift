@@ -1,5 +1,7 @@
 /// `mvccpb.KeyValue` (etcd `mvcc/mvccpb/kv.proto`).
-public struct KeyValue: ProtoMessage {
+public struct KeyValue: NamedProtoMessage {
+    public static var protoMessageName: String { "mvccpb.KeyValue" }
+
     public var key: [UInt8] = []
     /// Revision of the last creation of this key (0 once deleted).
     public var createRevision: Int64 = 0
