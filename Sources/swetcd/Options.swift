@@ -40,8 +40,13 @@ struct Options {
                 clientCertAuth: clientCertAuth, crlFile: clientCRLFile.isEmpty ? nil : clientCRLFile,
                 cipherSuites: cipherSuites,
                 allowedHostname: clientCertAllowedHostname.isEmpty ? nil : clientCertAllowedHostname)
-        } else if clientCertAuth && !trustedCAFile.isEmpty {
-            // etcd accepts the CA without a cert only together with --auto-tls.
+        } else if config.autoTLS {
+            // Empty file names: the server generates a self-signed pair in the data dir.
+            config.clientTLS = TLSConfiguration(
+                certificateFile: "", keyFile: "",
+                trustedCAFile: trustedCAFile.isEmpty ? nil : trustedCAFile,
+                clientCertAuth: clientCertAuth, crlFile: clientCRLFile.isEmpty ? nil : clientCRLFile,
+                cipherSuites: cipherSuites)
         }
         if !peerCertFile.isEmpty || !peerKeyFile.isEmpty {
             config.peerTLS = TLSConfiguration(

@@ -5,7 +5,7 @@ import Logging
 /// swetcd: started like `etcd`, with etcd's flags, `ETCD_*` environment variables, and JSON log
 /// lines on stderr.
 
-setvbuf(stdout, nil, _IOLBF, 0)
+
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
     FileHandle.standardError.write(Data("swetcd: \(message)\n".utf8))

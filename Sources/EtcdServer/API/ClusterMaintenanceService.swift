@@ -35,8 +35,7 @@ struct HealthService {
                 responder.fail(GRPCStatus(.notFound, "unknown service"))
                 return
             }
-            var response = HealthCheckResponse()
-            response.status = .serving
+            let response = HealthCheckResponse(status: .serving)
             responder.respond(response.serializedBytes())
         })
     }

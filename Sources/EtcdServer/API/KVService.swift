@@ -15,12 +15,14 @@ struct KVService {
         ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self) { (request, _, done: @escaping @Sendable (Result<PutResponse, EtcdError>) -> Void) in
             do {
                 try RequestValidation.check(request)
-            } catch {
+            } catch let error as EtcdError {
                 return done(.failure(error))
+            } catch {
+                return done(.failure(.other("\(error)")))
             }
-            var internal = InternalRaftRequest()
-            internal.put = request
-            server.propose(internal) { result in
+            var raftRequest = InternalRaftRequest()
+            raftRequest.put = request
+            server.propose(raftRequest) { result in
                 done(result.flatMap { applied in
                     guard case .put(var response) = applied else { return .failure(.other("unexpected apply result")) }
                     response.header = server.header(revision: response.header?.revision ?? 0)
@@ -31,12 +33,14 @@ struct KVService {
         ServiceSupport.unary(&router, "/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self) { (request, _, done: @escaping @Sendable (Result<DeleteRangeResponse, EtcdError>) -> Void) in
             do {
                 try RequestValidation.check(request)
-            } catch {
+            } catch let error as EtcdError {
                 return done(.failure(error))
+            } catch {
+                return done(.failure(.other("\(error)")))
             }
-            var internal = InternalRaftRequest()
-            internal.deleteRange = request
-            server.propose(internal) { result in
+            var raftRequest = InternalRaftRequest()
+            raftRequest.deleteRange = request
+            server.propose(raftRequest) { result in
                 done(result.flatMap { applied in
                     guard case .deleteRange(var response) = applied else { return .failure(.other("unexpected apply result")) }
                     response.header = server.header(revision: response.header?.revision ?? 0)
@@ -47,15 +51,17 @@ struct KVService {
         ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self) { (request, _, done: @escaping @Sendable (Result<TxnResponse, EtcdError>) -> Void) in
             do {
                 try RequestValidation.check(request, maxTxnOps: server.config.maxTxnOps)
-            } catch {
+            } catch let error as EtcdError {
                 return done(.failure(error))
+            } catch {
+                return done(.failure(.other("\(error)")))
             }
             if KVApplier.isReadOnly(request) {
                 return done(server.readOnlyTxn(request))
             }
-            var internal = InternalRaftRequest()
-            internal.txn = request
-            server.propose(internal) { result in
+            var raftRequest = InternalRaftRequest()
+            raftRequest.txn = request
+            server.propose(raftRequest) { result in
                 done(result.flatMap { applied in
                     guard case .txn(var response) = applied else { return .failure(.other("unexpected apply result")) }
                     response.header = server.header(revision: response.header?.revision ?? 0)
@@ -64,9 +70,9 @@ struct KVService {
             }
         }
         ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self) { (request, _, done: @escaping @Sendable (Result<CompactionResponse, EtcdError>) -> Void) in
-            var internal = InternalRaftRequest()
-            internal.compaction = request
-            server.propose(internal) { result in
+            var raftRequest = InternalRaftRequest()
+            raftRequest.compaction = request
+            server.propose(raftRequest) { result in
                 done(result.flatMap { applied in
                     guard case .compaction(var response) = applied else { return .failure(.other("unexpected apply result")) }
                     response.header = server.header(revision: response.header?.revision ?? 0)

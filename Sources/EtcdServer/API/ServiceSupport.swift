@@ -4,7 +4,7 @@ import Transport
 /// Shared plumbing for the gRPC services: decoding requests, answering with etcd's errors.
 enum ServiceSupport {
     /// grpc-go's status for a request that does not decode.
-    static func decodeFailure(_ error: ProtoDecodingError) -> GRPCStatus {
+    static func decodeFailure(_ error: any Error) -> GRPCStatus {
         GRPCStatus(.internal, "grpc: error unmarshalling request: \(error)")
     }
 

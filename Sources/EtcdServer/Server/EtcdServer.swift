@@ -62,15 +62,18 @@ public final class EtcdServer: @unchecked Sendable {
                 "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
             ])
         } else {
-            let snapshot = try snapshots.loadNewest()
-            let marker = snapshot.map { (index: $0.metadata.index, term: $0.metadata.term) }
-            let (opened, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: marker)
+            // The WAL's own snapshot markers say where replay may start: each was written after
+            // the backend was flushed to disk at that index.
+            let marker = try WriteAheadLog.readSnapshotMarkers(directory: walDir).markers.last { $0.index <= store.meta.appliedIndex }
+            let (opened, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: marker, onRepair: { repair in
+                self.logger.warning("repaired the WAL's torn tail", metadata: ["repair": "\(repair)"])
+            })
             wal = opened
             let metadata = try WALMetadata(serializedBytes: contents.metadata)
             identity = ServerIdentity(memberID: metadata.nodeID, clusterID: metadata.clusterID)
             replay = contents.entries
             let last = contents.entries.last?.index ?? marker?.index ?? 0
-            let term = max(contents.hardState?.term ?? 1, contents.entries.last?.term ?? 1, 1)
+            let term = max(contents.hardState.term, contents.entries.last?.term ?? 1, 1)
             state = RaftLoop.State(term: term, lastIndex: max(last, store.meta.appliedIndex), snapshotIndex: marker?.index ?? 0)
             logger.info("restarting local member", metadata: [
                 "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
@@ -101,7 +104,15 @@ public final class EtcdServer: @unchecked Sendable {
                 httpBodyBytesMax: 2 * (config.maxRequestBytes + ServerConfig.grpcOverheadBytes),
                 maxConcurrentStreams: config.maxConcurrentStreams),
             logger: logger)
-        let clientTLS = try config.clientTLS.map { try TLSContext($0) }
+        var tlsConfiguration = config.clientTLS
+        if var auto = tlsConfiguration, auto.certificateFile.isEmpty {
+            let hosts = config.listenClientURLs.map { $0.host == "0.0.0.0" || $0.host.isEmpty ? "localhost" : $0.host }
+            let (cert, key) = try SelfSignedCertificate.ensure(directory: dataDir + "/fixtures/client", hosts: hosts)
+            auto.certificateFile = cert
+            auto.keyFile = key
+            tlsConfiguration = auto
+        }
+        let clientTLS = try tlsConfiguration.map { try TLSContext($0) }
         for url in config.listenClientURLs {
             let channel = try transport.bind(url, tls: clientTLS).wait()
             channels.append(channel)

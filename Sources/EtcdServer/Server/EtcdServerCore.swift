@@ -2,6 +2,7 @@ import EtcdProto
 import Foundation
 import Logging
 import MVCC
+import Storage
 import Synchronization
 import Transport
 
@@ -98,12 +99,12 @@ final class EtcdServerCore: Sendable {
 
     func status() -> StatusResponse {
         let meta = store.meta
-        let sizes = store.environment.sizes
+        let sizes = try? store.environment.sizes
         var response = StatusResponse()
         response.header = header(revision: meta.currentRevision)
         response.version = EtcdVersion.server
-        response.dbSize = Int64(sizes.fileBytes)
-        response.dbSizeInUse = Int64(sizes.usedBytes)
+        response.dbSize = Int64(sizes?.fileBytes ?? 0)
+        response.dbSizeInUse = Int64(sizes?.usedBytes ?? 0)
         response.leader = identity.memberID
         response.raftIndex = meta.appliedIndex
         response.raftTerm = raft.term

@@ -171,11 +171,13 @@ final class RaftLoop: @unchecked Sendable {
         guard appliedIndex - state.snapshotIndex >= snapshotCount else { return }
         do {
             try store.environment.sync()
-            let snapshot = Snapshot(data: [], metadata: SnapshotMetadata(confState: applier.confState, index: appliedIndex, term: state.term))
-            try snapshots.save(snapshot)
+            // Marker first, then the .snap file: a marker without its file is harmless (the
+            // backend holds the state); a file without a marker would name an unknown point.
             try wal.saveSnapshotMarker(index: appliedIndex, term: state.term)
             try wal.sync()
-            try wal.releaseSegments(before: appliedIndex)
+            let snapshot = Snapshot(data: [], metadata: SnapshotMetadata(confState: applier.confState, index: appliedIndex, term: state.term))
+            try snapshots.save(snapshot)
+            _ = try wal.releaseSegments(before: appliedIndex)
             state.snapshotIndex = appliedIndex
             logger.info("saved snapshot", metadata: ["snapshot-index": "\(appliedIndex)"])
         } catch {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole swetcd test suite (README's second command). Needs what .ci/run installs: the
+# build dependencies, ../shared/tools/etcd-reference/setup.sh (real etcd + etcdctl + e2e suite),
+# protoc, pytest and grpcio for the system python3.
+#
+#   Tests/run.sh            everything
+#   SKIP_E2E=1 SKIP_DOCKER=1 Tests/run.sh   without etcd's e2e suite / the container test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+REF_TOOLS=${REF_TOOLS:-$ROOT/../shared/tools/etcd-reference}
+export ETCD_REFERENCE_DIR=${ETCD_REFERENCE_DIR:-$HOME/.cache/etcd-reference}
+PY=/usr/bin/python3
+failed=()
+step() { echo; echo "=== $*"; }
+
+# etcd's own e2e tests that need only KV (and the single-member basics they rely on).
+E2E_KV='^(TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|TestCtlV3PutClientAutoTLS|TestCtlV3PutPeerTLS|TestCtlV3PutTimeout|TestCtlV3PutClientTLSFlagByEnv|TestCtlV3PutIgnoreValue|TestCtlV3Get|TestCtlV3GetNoTLS|TestCtlV3GetClientTLS|TestCtlV3GetClientAutoTLS|TestCtlV3GetPeerTLS|TestCtlV3GetTimeout|TestCtlV3GetFormat|TestCtlV3GetRev|TestCtlV3GetKeysOnly|TestCtlV3GetRevokedCRL|TestCtlV3Del|TestCtlV3DelNoTLS|TestCtlV3DelClientTLS|TestCtlV3DelPeerTLS|TestCtlV3DelTimeout|TestCtlV3TxnInteractiveSuccess|TestCtlV3TxnInteractiveSuccessNoTLS|TestCtlV3TxnInteractiveSuccessClientTLS|TestCtlV3TxnInteractiveSuccessPeerTLS|TestCtlV3TxnInteractiveFail|TestCtlV3Compact|TestCtlV3CompactPhysical|TestCtlV3Version|TestCtlV3DialWithHTTPScheme|TestCtlV3EndpointHealth)$'
+
+step "build (release)"
+swift build -c release --product swetcd
+BIN=$ROOT/.build/release/swetcd
+
+step "unit tests"
+swift test --parallel 2>&1 | tail -n 40 || failed+=("unit tests")
+
+step "integration tests (real etcdctl 3.5.1 / 3.4.23, real etcd 3.5.1, python grpcio)"
+SWETCD_BIN=$BIN $PY -m pytest -q -p no:cacheprovider Tests/Integration || failed+=("integration tests")
+
+if [ -z "${SKIP_E2E:-}" ]; then
+  step "etcd's e2e suite: KV subset"
+  "$REF_TOOLS/e2e.sh" --timeout 20m "$BIN" "$E2E_KV" || failed+=("etcd e2e KV subset")
+fi
+
+step "fuzz burst"
+Tests/fuzz.sh "${FUZZ_RUNS:-200000}" || failed+=("fuzz")
+
+echo
+if [ ${#failed[@]} -eq 0 ]; then
+  echo "ALL PASSED"
+else
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
