@@ -57,6 +57,10 @@ public struct MVCCReadView {
 
     public var currentRevision: Int64 { meta.currentRevision }
 
+    public func getMeta(_ key: [UInt8]) throws -> [UInt8]? {
+        try txn.get(tables.meta, key)
+    }
+
     public func range(_ keys: KeyRange, options: RangeOptions) throws -> RangeResult {
         try RangeQuery(txn: txn, tables: tables).range(
             keys, options: options, currentRevision: meta.currentRevision, compactedRevision: meta.compactedRevision)

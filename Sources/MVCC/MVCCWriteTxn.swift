@@ -109,6 +109,18 @@ public struct MVCCWriteTxn {
         return live
     }
 
+    /// Server state kept beside the data (alarms, membership, ...), under `meta` keys that must
+    /// not collide with `MVCCMeta.key`. Written in the batch's transaction, so it is exactly as
+    /// durable as the data.
+    public func putMeta(_ key: [UInt8], _ value: [UInt8]) throws {
+        precondition(key != MVCCMeta.key, "meta key reserved")
+        try txn.put(tables.meta, key, value)
+    }
+
+    public func getMeta(_ key: [UInt8]) throws -> [UInt8]? {
+        try txn.get(tables.meta, key)
+    }
+
     /// Records the raft entry this batch applied up to; stored in the same commit as the data.
     public mutating func setApplied(index: UInt64, term: UInt64) {
         meta.appliedIndex = index

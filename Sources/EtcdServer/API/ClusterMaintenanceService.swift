@@ -14,6 +14,25 @@ struct ClusterMaintenanceService {
             response.members = [server.selfMember()]
             done(.success(response))
         }
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Alarm", AlarmRequest.self) { (request, _, done: @escaping @Sendable (Result<AlarmResponse, EtcdError>) -> Void) in
+            switch request.action {
+            case .get?, nil:
+                var response = AlarmResponse()
+                response.header = server.header(revision: server.currentRevision())
+                response.alarms = server.alarms.get(request.alarm ?? .none)
+                done(.success(response))
+            case .activate?, .deactivate?:
+                var raftRequest = InternalRaftRequest()
+                raftRequest.alarm = request
+                server.propose(raftRequest) { result in
+                    done(result.flatMap { applied in
+                        guard case .alarm(var response) = applied else { return .failure(.other("unexpected apply result")) }
+                        response.header = server.header(revision: server.currentRevision())
+                        return .success(response)
+                    })
+                }
+            }
+        }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
             done(.success(server.status()))
         }

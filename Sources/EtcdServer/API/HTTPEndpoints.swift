@@ -9,8 +9,12 @@ struct HTTPEndpoints: HTTPRequestHandler {
     func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
         switch request.path {
         case "/health":
-            // etcd 3.4's answer; a linearizable read proves the member serves.
-            let healthy = server.store.meta.currentRevision >= 1
+            // etcd 3.4's answer: unhealthy while any alarm is raised (3.5's ?exclude=NOSPACE
+            // leaves that one out), or when the store cannot be read.
+            let excluded = request.queryValue("exclude")
+            let alarms = server.alarms.get(.none).filter { excluded == nil || "\($0.alarm.map { "\($0)" } ?? "")".uppercased() != excluded!.uppercased() }
+            let readable = (try? server.store.read { $0.currentRevision }) != nil
+            let healthy = alarms.isEmpty && readable
             respond(.json(healthy ? 200 : 503, healthy ? "{\"health\":\"true\"}" : "{\"health\":\"false\"}"))
         case "/livez", "/readyz":
             respond(.text(200, "ok"))

@@ -8,6 +8,7 @@ struct Applier {
     let logger: Logger
     /// The membership recorded in snapshots.
     var confState: ConfState
+    let alarms: AlarmStore
     /// Lease lookup; leases are not implemented yet, so no lease exists.
     var leaseExists: (Int64) -> Bool = { _ in false }
 
@@ -31,6 +32,18 @@ struct Applier {
         txn.beginRequest()
         defer { txn.endRequest() }
         do {
+            if let alarm = request.alarm {
+                var response = AlarmResponse()
+                if let changed = try alarms.apply(alarm, txn: &txn) {
+                    response.alarms = [changed]
+                    logger.warning("alarm changed", metadata: ["alarm": "\(changed.alarm.map { "\($0)" } ?? "?")", "action": "\(alarm.actionRaw)"])
+                }
+                return .success(.alarm(response))
+            }
+            // With NOSPACE raised, etcd's applier refuses everything that can grow the store.
+            if alarms.noSpace && (request.put != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false)) {
+                return .failure(.noSpace)
+            }
             if let put = request.put {
                 return .success(.put(try KVApplier.put(put, in: &txn, leaseExists: leaseExists)))
             }

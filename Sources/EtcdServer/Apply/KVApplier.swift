@@ -109,6 +109,17 @@ enum KVApplier {
         return opsReadOnly(t.success) && opsReadOnly(t.failure)
     }
 
+    /// Whether any branch (or nested txn) puts: what a full backend must refuse.
+    static func hasPut(_ t: TxnRequest) -> Bool {
+        (t.success + t.failure).contains { op in
+            switch op.request {
+            case .requestPut?: return true
+            case .requestTxn(let nested)?: return hasPut(nested)
+            default: return false
+            }
+        }
+    }
+
     /// The branch taken at each txn level, depth first (etcd's `compareToPath`), evaluated on the
     /// state before any of the txn's writes.
     static func comparePath(_ t: TxnRequest, on view: some MVCCRangeable) throws -> [Bool] {

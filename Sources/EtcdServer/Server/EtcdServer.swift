@@ -82,12 +82,13 @@ public final class EtcdServer: @unchecked Sendable {
         }
         self.wal = wal
 
-        let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]))
+        let alarms = try AlarmStore(store: store)
+        let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]), alarms: alarms)
         let raft = RaftLoop(store: store, wal: wal, snapshots: snapshots, state: state,
                             snapshotCount: max(1, config.snapshotCount), applier: applier, logger: logger)
         try raft.replay(replay)
         raft.start()
-        let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, logger: logger)
+        let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms, logger: logger)
         self.core = core
 
         var router = GRPCRouter()

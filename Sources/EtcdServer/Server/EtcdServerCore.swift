@@ -13,10 +13,12 @@ final class EtcdServerCore: Sendable {
     let identity: ServerIdentity
     let store: MVCCStore
     let raft: RaftLoop
+    let alarms: AlarmStore
     let logger: Logger
     private let nextRequestID: Atomic<UInt64>
 
-    init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftLoop, logger: Logger) {
+    init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftLoop, alarms: AlarmStore, logger: Logger) {
+        self.alarms = alarms
         self.config = config
         self.identity = identity
         self.store = store
@@ -83,7 +85,24 @@ final class EtcdServerCore: Sendable {
             completion(.failure(.requestTooLarge))
             return
         }
+        if request.put != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false) {
+            if !quotaAvailable(adding: data.count) {
+                // etcd's quota check: raise NOSPACE through the log, refuse this write.
+                var alarm = InternalRaftRequest()
+                alarm.alarm = AlarmRequest(action: .activate, memberID: identity.memberID, alarm: .noSpace)
+                if !alarms.noSpace { propose(alarm) { _ in } }
+                completion(.failure(.noSpace))
+                return
+            }
+        }
         raft.propose(Proposal(request: request, data: data, completion: completion))
+    }
+
+    /// etcd's `backendQuota.Available`: the backend's size plus this request stays within
+    /// `--quota-backend-bytes`.
+    func quotaAvailable(adding bytes: Int) -> Bool {
+        guard let sizes = try? store.environment.sizes else { return true }
+        return Int64(sizes.usedBytes + bytes) <= config.effectiveQuotaBackendBytes
     }
 
     // MARK: cluster
@@ -109,6 +128,8 @@ final class EtcdServerCore: Sendable {
         response.raftIndex = meta.appliedIndex
         response.raftTerm = raft.term
         response.raftAppliedIndex = meta.appliedIndex
+        response.errors = alarms.get(.none).map { "memberID:\($0.memberID) alarm:\($0.alarm.map { "\($0)".uppercased() } ?? "NONE") " }
+        response.dbSizeQuota = config.effectiveQuotaBackendBytes
         return response
     }
 }

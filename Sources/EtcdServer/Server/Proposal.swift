@@ -6,6 +6,7 @@ enum ApplyResult: Sendable {
     case deleteRange(DeleteRangeResponse)
     case txn(TxnResponse)
     case compaction(CompactionResponse)
+    case alarm(AlarmResponse)
     /// An entry with nothing to answer (a no-op, or a request this version does not apply).
     case none
 }
