@@ -34,17 +34,20 @@ public final class TLSContext: @unchecked Sendable {
             if let list = SSL_load_client_CA_file(ca) { SSL_CTX_set_client_CA_list(ctx, list) }
         }
         if configuration.clientCertAuth {
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+            COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT)
         } else {
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+            COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE)
         }
         if let crl = configuration.crlFile, !crl.isEmpty {
             let store = SSL_CTX_get_cert_store(ctx)
+            // etcd (Go's x509.ParseCRL) takes PEM or DER; so do we.
             guard let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file()),
                 X509_load_crl_file(lookup, crl, X509_FILETYPE_PEM) >= 1
+                    || X509_load_crl_file(lookup, crl, X509_FILETYPE_ASN1) >= 1
             else {
                 throw .configuration("cannot load CRL \(crl): \(TLSContext.drainErrors())")
             }
+            ERR_clear_error()
             X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK))
         }
         if !configuration.cipherSuites.isEmpty {
