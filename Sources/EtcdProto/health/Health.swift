@@ -69,7 +69,8 @@ public struct HealthListRequest: EmptyProtoMessage {
 /// `grpc.health.v1.HealthListResponse`: `map<string, HealthCheckResponse> statuses = 1`.
 ///
 /// A map is a repeated entry message (key = 1, value = 2). Entries are written in key order, so
-/// the encoding is deterministic; a key seen twice keeps the last value, as protobuf specifies.
+/// the encoding is deterministic, with key and value always present, as the C++ and Go runtimes
+/// write them; a key seen twice keeps the last value, as protobuf specifies.
 public struct HealthListResponse: NamedProtoMessage {
     public static var protoMessageName: String { "grpc.health.v1.HealthListResponse" }
 
@@ -85,7 +86,7 @@ public struct HealthListResponse: NamedProtoMessage {
         for key in statuses.keys.sorted() {
             let value = statuses[key]!
             w.writeLengthDelimited(1) { entry in
-                entry.writeString(1, key)
+                entry.writeStringAlways(1, key)
                 entry.writeMessage(2, value)
             }
         }
