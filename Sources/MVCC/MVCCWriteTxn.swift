@@ -67,7 +67,8 @@ public struct MVCCWriteTxn {
 
     /// The live version of `key`, if any.
     public func get(_ key: [UInt8]) throws -> KeyValue? {
-        try txn.withValue(tables.latest, key) { raw in try KeyValue(decoding: raw) }
+        guard key.count <= LMDBEnvironment.maxKeyBytes else { return nil }
+        return try txn.withValue(tables.latest, key) { raw in try KeyValue(decoding: raw) }
     }
 
     // MARK: writes

@@ -43,19 +43,34 @@ struct RangeQuery {
         return try rangeAt(keys, revision: rev, options: options, currentRevision: currentRevision)
     }
 
+    /// Positions at the first key ≥ `start`. An empty start is the first key; a start longer
+    /// than LMDB's key limit is sought by its prefix, then stepped past the shorter keys.
+    static func seek(_ cursor: inout LMDBCursor, atOrAfter start: [UInt8]) throws -> Bool {
+        if start.isEmpty { return try cursor.first() }
+        if start.count <= LMDBEnvironment.maxKeyBytes { return try cursor.seek(atOrAfter: start) }
+        var found = try cursor.seek(atOrAfter: start.prefix(LMDBEnvironment.maxKeyBytes))
+        while found && start.withUnsafeBytes({ KeyRange.compare(cursor.key, $0) < 0 }) {
+            found = try cursor.nextNoDup()
+        }
+        return found
+    }
+
     /// The live versions, from the `kv` table.
     private func rangeLatest(_ keys: KeyRange, options: RangeOptions, currentRevision: Int64) throws -> RangeResult {
         var kvs: [KeyValue] = []
         var count = 0
         switch keys {
         case .single(let key):
-            if let kv = try txn.withValue(tables.latest, key, { raw in try KeyValue(decoding: raw) }) {
+            // No stored key is longer than LMDB's limit, so a longer one names nothing.
+            if key.count <= LMDBEnvironment.maxKeyBytes,
+                let kv = try txn.withValue(tables.latest, key, { raw in try KeyValue(decoding: raw) })
+            {
                 count = 1
                 if !options.countOnly { kvs.append(kv) }
             }
         case .interval(let start, _):
             try txn.withCursor(tables.latest) { cursor in
-                var found = start.isEmpty ? try cursor.first() : try cursor.seek(atOrAfter: start)
+                var found = try Self.seek(&cursor, atOrAfter: start)
                 while found {
                     let key = cursor.key
                     if keys.isPastEnd(key) { break }
@@ -79,9 +94,9 @@ struct RangeQuery {
             var found: Bool
             switch keys {
             case .single(let key):
-                found = try cursor.seek(exact: key)
+                found = key.count <= LMDBEnvironment.maxKeyBytes ? try cursor.seek(exact: key) : false
             case .interval(let start, _):
-                found = start.isEmpty ? try cursor.first() : try cursor.seek(atOrAfter: start)
+                found = try Self.seek(&cursor, atOrAfter: start)
             }
             while found {
                 if keys.isPastEnd(cursor.key) { break }
