@@ -55,6 +55,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
 
+        // libFuzzer target for the decoders; run with Tests/fuzz.sh (see the top of its main.swift).
+        // A plain build makes it a replayer of saved inputs.
+        .target(name: "CFuzzerShim", path: "Sources/CFuzzerShim"),
+        .executableTarget(name: "FuzzEtcdProto", dependencies: ["EtcdProto", "CFuzzerShim"]),
+
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
