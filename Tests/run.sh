@@ -33,7 +33,7 @@ if [ -z "${SKIP_E2E:-}" ]; then
 fi
 
 step "fuzz burst"
-Tests/fuzz.sh "${FUZZ_RUNS:-200000}" || failed+=("fuzz")
+Tests/fuzz.sh -runs=${FUZZ_RUNS:-200000} || failed+=("fuzz")
 
 echo
 if [ ${#failed[@]} -eq 0 ]; then

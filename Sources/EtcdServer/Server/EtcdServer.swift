@@ -85,7 +85,9 @@ public final class EtcdServer: @unchecked Sendable {
         let alarms = try AlarmStore(store: store)
         let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]), alarms: alarms)
         let raft = RaftLoop(store: store, wal: wal, snapshots: snapshots, state: state,
-                            snapshotCount: max(1, config.snapshotCount), applier: applier, logger: logger)
+                            snapshotCount: max(1, config.snapshotCount),
+                            retention: .init(maxSnapshots: config.maxSnapshots, maxWALs: config.maxWALs),
+                            applier: applier, logger: logger)
         try raft.replay(replay)
         raft.start()
         let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms, logger: logger)

@@ -30,6 +30,12 @@ final class RaftLoop: @unchecked Sendable {
     private let snapshots: SnapshotStore
     private let logger: Logger
     private let snapshotCount: UInt64
+    /// `--max-snapshots` / `--max-wals` (0: keep all).
+    struct Retention {
+        var maxSnapshots: Int
+        var maxWALs: Int
+    }
+    private let retention: Retention
     private let applier: Applier
     private var state: State
 
@@ -40,7 +46,8 @@ final class RaftLoop: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
 
     init(store: MVCCStore, wal: WriteAheadLog, snapshots: SnapshotStore, state: State,
-         snapshotCount: UInt64, applier: Applier, logger: Logger) {
+         snapshotCount: UInt64, retention: Retention, applier: Applier, logger: Logger) {
+        self.retention = retention
         self.store = store
         self.wal = wal
         self.snapshots = snapshots
@@ -177,7 +184,8 @@ final class RaftLoop: @unchecked Sendable {
             try wal.sync()
             let snapshot = Snapshot(data: [], metadata: SnapshotMetadata(confState: applier.confState, index: appliedIndex, term: state.term))
             try snapshots.save(snapshot)
-            _ = try wal.releaseSegments(before: appliedIndex)
+            if retention.maxSnapshots > 0 { _ = try snapshots.prune(maxSnapshotsKept: retention.maxSnapshots) }
+            _ = try wal.releaseSegments(before: appliedIndex, maxSegmentsKept: retention.maxWALs > 0 ? retention.maxWALs : Int.max)
             state.snapshotIndex = appliedIndex
             logger.info("saved snapshot", metadata: ["snapshot-index": "\(appliedIndex)"])
         } catch {
