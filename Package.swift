@@ -67,10 +67,12 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "Transport",
+                "Transport", "CNGHTTP2", "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "MVCC", "Storage"]),
     ]
