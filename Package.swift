@@ -59,6 +59,15 @@ let package = Package(
         // A plain build makes it a replayer of saved inputs.
         .target(name: "CFuzzerShim", path: "Sources/CFuzzerShim"),
         .executableTarget(name: "FuzzEtcdProto", dependencies: ["EtcdProto", "CFuzzerShim"]),
+        // libFuzzer target for the gRPC/HTTP/2 input path; run with Tests/fuzz-transport.sh.
+        .executableTarget(
+            name: "FuzzTransport",
+            dependencies: [
+                "Transport", "CFuzzerShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),

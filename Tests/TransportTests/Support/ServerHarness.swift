@@ -14,6 +14,8 @@ final class ServerHarness {
     let handler: HTTP2ServerHandler
     /// Bytes the handler wrote to the channel so far.
     private(set) var bytesWritten = 0
+    /// Every byte the client sent, in order (seed inputs for the fuzzer).
+    private(set) var clientBytesSent: [UInt8] = []
 
     init(router: GRPCRouter, http: any HTTPRequestHandler = RecordingHTTPHandler(),
          messageBytesMax: Int = 4 << 20, maxConcurrentStreams: UInt32? = nil,
@@ -37,6 +39,7 @@ final class ServerHarness {
             channel.embeddedEventLoop.run()
             let out = client.produce()
             if !out.isEmpty, channel.isActive {
+                clientBytesSent += out
                 try channel.writeInbound(ByteBuffer(bytes: out))
                 progressed = true
             }
