@@ -59,6 +59,15 @@ let package = Package(
         // A plain build makes it a replayer of saved inputs.
         .target(name: "CFuzzerShim", path: "Sources/CFuzzerShim"),
         .executableTarget(name: "FuzzEtcdProto", dependencies: ["EtcdProto", "CFuzzerShim"]),
+        // libFuzzer target for the gRPC/HTTP/2 input path; run with Tests/fuzz-transport.sh.
+        .executableTarget(
+            name: "FuzzTransport",
+            dependencies: [
+                "Transport", "CFuzzerShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
@@ -67,10 +76,12 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "Transport",
+                "Transport", "CNGHTTP2", "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "MVCC", "Storage"]),
     ]

@@ -51,6 +51,8 @@ fi
 
 step "fuzz burst"
 Tests/fuzz.sh -runs=${FUZZ_RUNS:-200000} || failed+=("fuzz")
+step "fuzz burst: transport (gRPC/HTTP/2 input path)"
+Tests/fuzz-transport.sh -runs=${FUZZ_TRANSPORT_RUNS:-100000} || failed+=("fuzz transport")
 
 echo
 if [ ${#failed[@]} -eq 0 ]; then

@@ -112,19 +112,23 @@ public struct GRPCRouter: Sendable {
 
     /// grpc-go's UNIMPLEMENTED messages for an unknown service or method.
     public func unimplementedStatus(for path: String) -> GRPCStatus {
-        guard let service = Self.serviceName(of: path) else {
+        guard let (service, method) = Self.split(path) else {
             return GRPCStatus(.unimplemented, "malformed method name: \"\(path)\"")
         }
         if services.contains(service) {
-            let method = path.split(separator: "/").last.map(String.init) ?? ""
             return GRPCStatus(.unimplemented, "unknown method \(method) for service \(service)")
         }
         return GRPCStatus(.unimplemented, "unknown service \(service)")
     }
 
-    static func serviceName(of path: String) -> String? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty else { return nil }
-        return String(parts[1])
+    static func serviceName(of path: String) -> String? { split(path)?.service }
+
+    /// grpc-go's reading of a `:path`: one leading "/" dropped, then service and method split at
+    /// the last "/" (so "/a/b/M" is method M of service "a/b"); no "/" left is malformed.
+    static func split(_ path: String) -> (service: String, method: String)? {
+        var rest = Substring(path)
+        if rest.first == "/" { rest = rest.dropFirst() }
+        guard let slash = rest.lastIndex(of: "/") else { return nil }
+        return (String(rest[..<slash]), String(rest[rest.index(after: slash)...]))
     }
 }

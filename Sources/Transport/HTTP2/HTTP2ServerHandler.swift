@@ -12,7 +12,21 @@ import NIOCore
 /// Output is pulled, never pushed: nghttp2 asks each stream's data source for bytes only as the
 /// peer's flow-control window allows, and the handler stops asking nghttp2 for frames while the
 /// channel is not writable, so a client that stops reading cannot make us buffer more than what
-/// producers queued on its streams (`pendingOutboundBytes`, which they must watch).
+/// producers queued on its streams (`pendingOutboundBytes`, which they must watch). While the
+/// channel is not writable it also holds back `read` requests, so such a client cannot keep
+/// feeding requests whose answers would pile up.
+///
+/// Input is bounded per connection: request bytes received and not yet handed to a method
+/// (partial messages, a unary request waiting for END_STREAM, a plain HTTP body) count against
+/// `requestBytesBufferedMax`, which is the connection-level HTTP/2 receive window. nghttp2's
+/// automatic WINDOW_UPDATE is off; stream windows reopen as bytes arrive (so a message larger
+/// than a stream window can complete), the connection window only as bytes leave our buffers.
+/// When the peer has used the whole connection window and no call can complete, the call
+/// buffering the most is failed with RESOURCE_EXHAUSTED so the others move on.
+///
+/// A call the server finishes before the client half-closed is reset with RST_STREAM(NO_ERROR)
+/// once its END_STREAM frame has gone out (as grpc-go does), so it is freed at once and never
+/// counts against SETTINGS_MAX_CONCURRENT_STREAMS again.
 final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -28,12 +42,30 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         var maxConcurrentStreams: UInt32?
         /// Most header bytes per request.
         var headerBytesMax: Int = 64 * 1024
+        /// Request bytes buffered per connection at most (the connection receive window); nil
+        /// derives it from `receiveMessageBytesMax` (`defaultRequestBytesBufferedMax`).
+        var requestBytesBufferedMax: Int? = nil
         var peer: PeerInfo = PeerInfo()
         var logger: Logger
     }
 
     /// Bytes of frames taken from nghttp2 per socket write.
     static let writeChunkBytes = 256 * 1024
+    /// The smallest per-connection request buffer: room for several etcd-sized requests at once.
+    static let requestBytesBufferedMin = 16 << 20
+
+    /// Four of the largest messages, at least `requestBytesBufferedMin`, at most what an HTTP/2
+    /// window can be (2^31 - 1).
+    static func defaultRequestBytesBufferedMax(receiveMessageBytesMax: Int) -> Int {
+        let four = (receiveMessageBytesMax + GRPCMessageDeframer.prefixBytes).multipliedReportingOverflow(by: 4)
+        let wanted = four.overflow ? Int(Int32.max) : max(requestBytesBufferedMin, four.partialValue)
+        return min(wanted, Int(Int32.max))
+    }
+
+    /// The per-connection bound on buffered request bytes (see the type's doc).
+    let requestBytesBufferedMax: Int
+    /// Request bytes received on all streams and not yet released (always ≤ the maximum).
+    private(set) var bufferedRequestBytes = 0
 
     private var configuration: Configuration
     private var session: NGHTTP2Session?
@@ -43,8 +75,17 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     /// Work found while nghttp2 was inside `mem_recv`, run after it returns.
     private var pendingWork: [(Int32, PendingWork)] = []
     private var inReceive = false
+    /// Inside `session.send` (nghttp2's `mem_send`): nghttp2 must not be re-entered.
+    private var inSend = false
+    /// Inside `runPendingWork`: handler calls may ask for output, which is written after it.
+    private var inPendingWork = false
     private var flushNeeded = false
     private var closed = false
+    /// A `read` held back while the channel was not writable.
+    private var readPending = false
+    /// Observers of streams nghttp2 closed, waiting for their `cancelled()` call (which runs
+    /// outside nghttp2). Every entry has a `.cancel` item in `pendingWork`.
+    private var cancelledObservers: [Int32: any GRPCStreamObserver] = [:]
 
     private enum PendingWork {
         case dispatch
@@ -52,11 +93,20 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         case end
         case cancel
         case fail(GRPCStatus)
+        /// A plain HTTP request refused before it reached the HTTP handler.
+        case httpError(HTTPResponse)
     }
 
     init(configuration: Configuration) {
         self.configuration = configuration
+        let budget = configuration.requestBytesBufferedMax
+            ?? Self.defaultRequestBytesBufferedMax(receiveMessageBytesMax: configuration.receiveMessageBytesMax)
+        // One whole message must fit, or a call could never complete.
+        self.requestBytesBufferedMax = min(Int(Int32.max), max(budget, configuration.receiveMessageBytesMax + GRPCMessageDeframer.prefixBytes))
     }
+
+    /// Streams nghttp2 has not closed yet (tests check that finished calls are freed).
+    var openStreamCount: Int { streams.count }
 
     // MARK: lifecycle
 
@@ -68,7 +118,9 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         do {
             session = try NGHTTP2Session(
                 delegate: self,
-                settings: .init(maxConcurrentStreams: configuration.maxConcurrentStreams))
+                settings: .init(
+                    maxConcurrentStreams: configuration.maxConcurrentStreams,
+                    connectionWindowBytes: Int32(requestBytesBufferedMax)))
         } catch {
             configuration.logger.warning("http2 session setup failed", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -89,8 +141,8 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        cancelAllStreams()
         closed = true
+        cancelAllStreams()
         context.fireChannelInactive()
     }
 
@@ -118,8 +170,24 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { flushOutput() }
+        if context.channel.isWritable {
+            flushOutput()
+            if readPending {
+                readPending = false
+                context.read()
+            }
+        }
         context.fireChannelWritabilityChanged()
+    }
+
+    /// Holds reads while the channel is not writable: a peer that does not read our answers
+    /// must not be able to keep sending requests (or PINGs) whose answers pile up here.
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable || closed {
+            context.read()
+        } else {
+            readPending = true
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -142,49 +210,81 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         context.close(promise: nil)
     }
 
+    /// The connection is gone: every call not finished yet is cancelled, each observer told once
+    /// (including those whose stream nghttp2 closed but whose `cancelled()` had not run yet).
     private func cancelAllStreams() {
-        let open = streams.values
+        let open = streams.values.sorted { $0.id < $1.id }
         streams.removeAll()
-        for stream in open where !stream.finished && !stream.cancelled {
-            stream.cancelled = true
+        let waiting = cancelledObservers.sorted { $0.key < $1.key }.map(\.value)
+        cancelledObservers.removeAll()
+        pendingWork.removeAll()
+        // The session goes with the connection: nothing to announce, only the count to reset.
+        for stream in open { stream.unconsumedBytes = 0 }
+        bufferedRequestBytes = 0
+        var observers: [any GRPCStreamObserver] = waiting
+        for stream in open {
             stream.deadlineTask?.cancel()
-            stream.observer?.cancelled()
+            if !stream.finished && !stream.cancelled {
+                stream.cancelled = true
+                if let o = stream.observer { observers.append(o) }
+            }
             stream.observer = nil
         }
+        for o in observers { o.cancelled() }
     }
 
     // MARK: output
 
     /// Moves every frame nghttp2 has ready onto the socket, in chunks, while the channel is
     /// writable. Called after input, after responses, and when the channel becomes writable.
+    ///
+    /// Never re-enters nghttp2: callbacks during `send` only queue work, which runs after `send`
+    /// returns (and may produce more frames, hence the outer loop).
     func flushOutput() {
+        guard !inSend, !inReceive, !inPendingWork else {
+            flushNeeded = true
+            return
+        }
         flushNeeded = false
         guard let context, let session, !closed else { return }
         var wrote = false
-        while context.channel.isWritable {
-            var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
-            let more: Bool
-            do {
-                more = try session.send(into: &buffer, limitBytes: Self.writeChunkBytes)
-            } catch {
-                configuration.logger.debug("http2 send failed", metadata: ["error": "\(error)"])
-                close()
-                return
+        outer: while true {
+            while context.channel.isWritable {
+                var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+                let more: Bool
+                inSend = true
+                do {
+                    more = try session.send(into: &buffer, limitBytes: Self.writeChunkBytes)
+                } catch {
+                    inSend = false
+                    configuration.logger.debug("http2 send failed", metadata: ["error": "\(error)"])
+                    if wrote { context.flush() }
+                    close()
+                    return
+                }
+                inSend = false
+                if buffer.readableBytes > 0 {
+                    context.write(wrapOutboundOut(buffer), promise: nil)
+                    wrote = true
+                }
+                if !more { break }
             }
-            if buffer.readableBytes > 0 {
-                context.write(wrapOutboundOut(buffer), promise: nil)
-                wrote = true
+            runPendingWork()
+            if closed || self.context == nil { break }
+            if flushNeeded && context.channel.isWritable {
+                flushNeeded = false
+                continue outer
             }
-            if !more { break }
+            break
         }
         if wrote { context.flush() }
-        if !session.wantsRead && !session.wantsWrite {
+        if !closed && !session.wantsRead && !session.wantsWrite {
             close()
         }
     }
 
     private func requestFlush() {
-        if inReceive { flushNeeded = true } else { flushOutput() }
+        if inReceive || inSend || inPendingWork { flushNeeded = true } else { flushOutput() }
     }
 
     /// After operations applied from the sink: one write for the whole batch.
@@ -210,6 +310,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         case ":path": stream.path = v
         case "content-type": stream.contentType = v
         case "grpc-timeout": stream.timeout = v
+        case "grpc-encoding": stream.grpcEncoding = v
         case ":scheme", ":authority", "te", "user-agent", "grpc-accept-encoding", "accept-encoding", "content-length":
             // The :authority and user-agent are not metadata etcd looks at.
             break
@@ -228,21 +329,89 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     func data(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) {
-        guard let stream = streams[streamID] else { return }
+        // The stream window reopens at once (a message may be larger than it); the connection
+        // window only when the bytes leave our buffers (`release`).
+        session?.consumeStream(streamID, bytes.count)
+        guard let stream = streams[streamID] else {
+            session?.consumeConnection(bytes.count)
+            return
+        }
         switch stream.role {
         case .grpc(let handler):
-            guard stream.deframer != nil else { return }
+            guard stream.deframer != nil else {
+                session?.consumeConnection(bytes.count)
+                return
+            }
+            hold(stream, bytes.count)
             stream.deframer!.append(bytes)
             drainMessages(stream, handler: handler)
         case .http:
             if stream.httpBody!.readableBytes + bytes.count > configuration.httpBodyBytesMax {
-                stream.role = .rejected
-                pendingWork.append((streamID, .fail(GRPCStatus(.resourceExhausted, "request body too large"))))
+                session?.consumeConnection(bytes.count)
+                reject(stream)
+                pendingWork.append((streamID, .httpError(.text(413, "request body too large\n"))))
                 return
             }
+            hold(stream, bytes.count)
             stream.httpBody!.writeBytes(bytes)
         case .pending, .rejected:
-            break
+            session?.consumeConnection(bytes.count)
+        }
+    }
+
+    // MARK: buffered request bytes
+
+    /// `count` bytes of `stream` now sit in our buffers.
+    private func hold(_ stream: HTTP2StreamState, _ count: Int) {
+        stream.unconsumedBytes += count
+        bufferedRequestBytes += count
+        precondition(bufferedRequestBytes <= requestBytesBufferedMax, "peer exceeded the connection window nghttp2 enforces")
+    }
+
+    /// `count` of `stream`'s bytes left our buffers: the peer may send that much more.
+    private func release(_ stream: HTTP2StreamState, _ count: Int) {
+        let n = min(count, stream.unconsumedBytes)
+        guard n > 0 else { return }
+        stream.unconsumedBytes -= n
+        bufferedRequestBytes -= n
+        precondition(bufferedRequestBytes >= 0)
+        session?.consumeConnection(n)
+        requestFlush()
+    }
+
+    /// Stops reading a stream's request: buffers dropped, bytes released, later DATA ignored.
+    private func reject(_ stream: HTTP2StreamState) {
+        stream.role = .rejected
+        stream.deframer = nil
+        stream.unaryRequest = nil
+        stream.httpBody = nil
+        release(stream, stream.unconsumedBytes)
+    }
+
+    /// When the peer has filled the connection window and no buffered request can complete
+    /// without more bytes, nothing would ever move again: fail the calls buffering the most
+    /// until the window reopens.
+    private func relieveBufferPressure() {
+        guard let session, !closed else { return }
+        while session.connectionReceiveWindowLeft <= 0 {
+            // Released bytes nghttp2 has not announced yet (it waits for half a window): say so now.
+            session.announceConsumedConnectionBytes(unconsumedBytes: bufferedRequestBytes)
+            if session.connectionReceiveWindowLeft > 0 { break }
+            // A complete unary request waits only for END_STREAM, which needs no window.
+            if streams.values.contains(where: { $0.unaryRequest != nil && !$0.remoteEnded }) { return }
+            let candidates = streams.values.filter { $0.unconsumedBytes > 0 && !$0.remoteEnded }
+            guard let victim = candidates.max(by: { ($0.unconsumedBytes, $1.id) < ($1.unconsumedBytes, $0.id) }) else { return }
+            configuration.logger.debug(
+                "request buffer full; failing the largest partial request",
+                metadata: ["stream": "\(victim.id)", "buffered-bytes": "\(victim.unconsumedBytes)"])
+            let isHTTP: Bool
+            if case .http = victim.role { isHTTP = true } else { isHTTP = false }
+            reject(victim)
+            if isHTTP {
+                respondHTTPError(victim, .text(503, "too many request bytes buffered on this connection\n"))
+            } else {
+                finishStream(victim, status: GRPCStatus(.resourceExhausted, "grpc: too many request bytes buffered on this connection"))
+            }
         }
     }
 
@@ -252,21 +421,36 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
-        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        guard let stream = streams[streamID] else { return }
+        release(stream, stream.unconsumedBytes)
+        streams[streamID] = nil
         stream.deadlineTask?.cancel()
         if !stream.finished && !stream.cancelled {
             stream.cancelled = true
-            if stream.observer != nil {
+            if let observer = stream.observer {
+                // Keep the observer reachable until the cancel runs, outside nghttp2.
+                precondition(cancelledObservers[streamID] == nil)
+                cancelledObservers[streamID] = observer
                 pendingWork.append((streamID, .cancel))
-                // Keep the observer reachable until the cancel runs.
-                cancelledObservers[streamID] = stream.observer
             }
         }
         stream.observer = nil
-        if !inReceive { runPendingWork() }
+        stream.deframer = nil
+        stream.unaryRequest = nil
+        stream.httpBody = nil
+        if !inReceive && !inSend {
+            runPendingWork()
+            if flushNeeded { flushOutput() }
+        }
     }
 
-    private var cancelledObservers: [Int32: any GRPCStreamObserver] = [:]
+    func sentEndStream(_ streamID: Int32) {
+        // Our half is done. A client that has not half-closed would keep the stream (and a
+        // MAX_CONCURRENT_STREAMS slot) open forever: reset it, as grpc-go does, with NO_ERROR.
+        // Submitted from nghttp2's frame-sent callback, so it goes out after the END_STREAM frame.
+        guard let stream = streams[streamID], !stream.remoteEnded else { return }
+        session?.resetStream(streamID, errorCode: NGHTTP2Session.errorCodeNoError)
+    }
 
     func readOutbound(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2OutboundRead {
         guard let stream = streams[streamID] else {
@@ -301,7 +485,11 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     private func classify(_ stream: HTTP2StreamState) {
         if stream.headerBytes > configuration.headerBytesMax {
             stream.role = .rejected
-            pendingWork.append((stream.id, .fail(GRPCStatus(.resourceExhausted, "header list too large"))))
+            if stream.isGRPCContentType {
+                pendingWork.append((stream.id, .fail(GRPCStatus(.resourceExhausted, "header list too large"))))
+            } else {
+                pendingWork.append((stream.id, .httpError(.text(431, "request header fields too large\n"))))
+            }
             return
         }
         guard stream.isGRPCContentType else {
@@ -319,6 +507,12 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             pendingWork.append((stream.id, .fail(configuration.router.unimplementedStatus(for: stream.path))))
             return
         }
+        if let timeout = stream.timeout, GRPCTimeout.parse(timeout) == nil {
+            // grpc-go: codes.Internal, "malformed grpc-timeout: <decode error>".
+            stream.role = .rejected
+            pendingWork.append((stream.id, .fail(GRPCStatus(.internal, "malformed grpc-timeout: transport: invalid timeout \"\(timeout)\""))))
+            return
+        }
         stream.role = .grpc(handler)
         stream.deframer = GRPCMessageDeframer(messageBytesMax: configuration.receiveMessageBytesMax)
         if case .streaming = handler {
@@ -333,14 +527,18 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             do {
                 message = try stream.deframer!.next()
             } catch {
-                stream.role = .rejected
-                stream.deframer = nil
+                reject(stream)
                 let status: GRPCStatus
                 switch error {
                 case .messageTooLarge(let length, let limit):
                     status = GRPCStatus(.resourceExhausted, "grpc: received message larger than max (\(length) vs. \(limit))")
                 case .compressedMessage:
-                    status = GRPCStatus(.unimplemented, "grpc: Decompressor is not installed for grpc-encoding \"identity\"")
+                    // grpc-go's checkRecvPayload: no encoding (or identity) vs. one we lack.
+                    if stream.grpcEncoding.isEmpty || stream.grpcEncoding == "identity" {
+                        status = GRPCStatus(.internal, "grpc: compressed flag set with identity or empty encoding")
+                    } else {
+                        status = GRPCStatus(.unimplemented, "grpc: Decompressor is not installed for grpc-encoding \"\(stream.grpcEncoding)\"")
+                    }
                 }
                 pendingWork.append((stream.id, .fail(status)))
                 return
@@ -349,12 +547,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             switch handler {
             case .unary:
                 if stream.unaryRequest != nil {
-                    stream.role = .rejected
+                    reject(stream)
                     pendingWork.append((stream.id, .fail(GRPCStatus(.internal, "grpc: too many request messages for a unary call"))))
                     return
                 }
+                // Held (and counted) until END_STREAM dispatches the call.
                 stream.unaryRequest = message
             case .streaming:
+                release(stream, GRPCMessageDeframer.prefixBytes + message.count)
                 pendingWork.append((stream.id, .message(message)))
             }
         }
@@ -365,14 +565,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         switch stream.role {
         case .grpc(let handler):
             if stream.deframer?.hasPartialMessage == true {
-                stream.role = .rejected
+                reject(stream)
                 pendingWork.append((stream.id, .fail(GRPCStatus(.internal, "grpc: request ended inside a message"))))
                 return
             }
             switch handler {
             case .unary:
                 if stream.unaryRequest == nil {
-                    stream.role = .rejected
+                    reject(stream)
                     pendingWork.append((stream.id, .fail(GRPCStatus(.internal, "grpc: no request message for a unary call"))))
                 } else if !stream.dispatched {
                     stream.dispatched = true
@@ -391,6 +591,16 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
 
     /// Runs the work queued during `mem_recv`: handler calls happen here, outside nghttp2.
     private func runPendingWork() {
+        guard !inReceive, !inSend, !inPendingWork else { return }
+        inPendingWork = true
+        defer { inPendingWork = false }
+        repeat {
+            runPendingWorkOnce()
+            relieveBufferPressure()
+        } while !pendingWork.isEmpty
+    }
+
+    private func runPendingWorkOnce() {
         while !pendingWork.isEmpty {
             let work = pendingWork
             pendingWork.removeAll(keepingCapacity: true)
@@ -400,12 +610,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
                     if let observer = cancelledObservers.removeValue(forKey: id) { observer.cancelled() }
                 case .fail(let status):
                     if let stream = streams[id] { finishStream(stream, status: status) }
+                case .httpError(let response):
+                    if let stream = streams[id] { respondHTTPError(stream, response) }
                 case .dispatch:
                     if let stream = streams[id] { dispatch(stream) }
                 case .message(let message):
-                    if let stream = streams[id], !stream.cancelled { stream.observer?.received(message) }
+                    if let stream = streams[id], !stream.cancelled, !stream.finished { stream.observer?.received(message) }
                 case .end:
-                    if let stream = streams[id], !stream.cancelled { stream.observer?.receivedEnd() }
+                    if let stream = streams[id], !stream.cancelled, !stream.finished { stream.observer?.receivedEnd() }
                 }
             }
         }
@@ -415,20 +627,23 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         guard let context, let sink else { return }
         switch stream.role {
         case .grpc(let handler):
-            let deadline = GRPCTimeout.parse(stream.timeout).map { NIODeadline.now() + $0 }
+            // The loop's clock (virtual on an EmbeddedEventLoop), so tests can advance it.
+            let deadline = stream.timeout.flatMap(GRPCTimeout.parse).map { context.eventLoop.now + $0 }
             let callContext = GRPCCallContext(
                 path: stream.path, metadata: GRPCMetadata(stream.metadata), deadline: deadline,
                 peer: configuration.peer, eventLoop: context.eventLoop)
             let handle = HTTP2CallHandle(sink: sink, streamID: stream.id)
             if let deadline {
+                let id = stream.id
                 stream.deadlineTask = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
-                    self?.deadlinePassed(stream.id)
+                    self?.deadlinePassed(id)
                 }
             }
             switch handler {
             case .unary(let body):
                 let request = stream.unaryRequest ?? []
                 stream.unaryRequest = nil
+                release(stream, stream.unconsumedBytes)
                 body(callContext, request, handle)
             case .streaming(_, let body):
                 stream.observer = body(callContext, handle)
@@ -436,6 +651,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         case .http:
             var body = stream.httpBody ?? ByteBuffer()
             stream.httpBody = nil
+            release(stream, stream.unconsumedBytes)
             let (path, query) = HTTPRequest.splitTarget(stream.path)
             var headers = stream.metadata
             if !stream.contentType.isEmpty { headers.append(("content-type", stream.contentType)) }
@@ -472,18 +688,32 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             finishStream(stream, status: status)
         case .http(let id, let response):
             guard let stream = streams[id], !stream.finished else { return }
-            stream.finished = true
-            var headers: [(String, String)] = [(":status", String(response.status))]
-            for (n, v) in response.headers { headers.append((n.lowercased(), v)) }
-            headers.append(("content-length", String(response.body.count)))
-            stream.outbound.writeBytes(response.body)
-            stream.outboundEnd = .endOfBody
-            do {
-                try session?.submitResponse(stream.id, headers: headers, hasBody: !response.body.isEmpty)
-            } catch {
-                session?.resetStream(stream.id, errorCode: NGHTTP2Session.errorCodeInternal)
-            }
+            respondHTTP(stream, response)
         }
+    }
+
+    private func respondHTTP(_ stream: HTTP2StreamState, _ response: HTTPResponse) {
+        guard !stream.finished else { return }
+        stream.finished = true
+        stream.deadlineTask?.cancel()
+        var headers: [(String, String)] = [(":status", String(response.status))]
+        for (n, v) in response.headers where n.lowercased() != "content-length" { headers.append((n.lowercased(), v)) }
+        headers.append(("content-length", String(response.body.count)))
+        stream.outbound.writeBytes(response.body)
+        stream.outboundEnd = .endOfBody
+        stream.responseStarted = true
+        do {
+            try session?.submitResponse(stream.id, headers: headers, hasBody: !response.body.isEmpty)
+        } catch {
+            session?.resetStream(stream.id, errorCode: NGHTTP2Session.errorCodeInternal)
+        }
+        if !stream.remoteEnded { reject(stream) }
+        requestFlush()
+    }
+
+    private func respondHTTPError(_ stream: HTTP2StreamState, _ response: HTTPResponse) {
+        reject(stream)
+        respondHTTP(stream, response)
     }
 
     func outboundBytes(_ id: Int32) -> Int {
@@ -537,7 +767,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         }
         // The client may still be sending (e.g. a rejected upload); we will not read it.
         if !stream.remoteEnded {
-            stream.role = .rejected
+            reject(stream)
         }
     }
 }

@@ -30,11 +30,17 @@ final class HTTP2StreamState {
     var method = ""
     var path = ""
     var contentType = ""
-    var timeout = ""
+    /// The `grpc-timeout` header, if the request had one.
+    var timeout: String?
+    var grpcEncoding = ""
     var metadata: [(name: String, value: String)] = []
     var headerBytes = 0
 
     // Inbound
+    /// DATA payload bytes received on this stream and not yet released to nghttp2 at the
+    /// connection level (they sit in `deframer`, `unaryRequest` or `httpBody`). Part of the
+    /// handler's `bufferedRequestBytes`.
+    var unconsumedBytes = 0
     var deframer: GRPCMessageDeframer?
     var httpBody: ByteBuffer?
     var remoteEnded = false

@@ -23,6 +23,10 @@ protocol NGHTTP2SessionDelegate: AnyObject {
     /// A DATA frame carrying END_STREAM.
     func dataEndedStream(_ streamID: Int32)
     func streamClosed(_ streamID: Int32, errorCode: UInt32)
+    /// A HEADERS or DATA frame carrying END_STREAM left for the peer (inside `send`): our side of
+    /// the stream is done. Called after the frame is serialised, so anything submitted from here
+    /// (an RST_STREAM) goes out after it.
+    func sentEndStream(_ streamID: Int32)
     func readOutbound(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2OutboundRead
 }
 
@@ -48,10 +52,16 @@ final class NGHTTP2Session {
     private unowned(unsafe) let delegate: NGHTTP2SessionDelegate
 
     /// SETTINGS we announce. `maxConcurrentStreams` nil = unlimited (etcd's default).
+    ///
+    /// Flow control on input is manual (`nghttp2_option_set_no_auto_window_update`): nghttp2 opens
+    /// the peer's windows again only for bytes the delegate reports with `consumeStream` /
+    /// `consumeConnection`. The connection window, `connectionWindowBytes`, is therefore a hard
+    /// bound on request bytes received and not yet released by the handler.
     struct Settings {
         var maxConcurrentStreams: UInt32?
         var initialWindowSize: UInt32 = 1 << 20
         var maxHeaderListSize: UInt32 = 16 << 20
+        var connectionWindowBytes: Int32 = 4 << 20
     }
 
     init(delegate: NGHTTP2SessionDelegate, settings: Settings) throws(NGHTTP2Error) {
@@ -64,12 +74,15 @@ final class NGHTTP2Session {
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSend)
 
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
         // Bound memory a peer can make us spend on control frames it never reads the ACKs of.
         nghttp2_option_set_max_outbound_ack(option, 1000)
+        // Window updates follow what the handler has taken out of its buffers, not what arrived.
+        nghttp2_option_set_no_auto_window_update(option, 1)
 
         var newSession: OpaquePointer?
         let rc = nghttp2_session_server_new2(&newSession, callbacks, nil, option)
@@ -87,9 +100,10 @@ final class NGHTTP2Session {
         }
         let src = nghttp2_submit_settings(newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         guard src == 0 else { throw NGHTTP2Error(code: src) }
-        // Open the connection-level receive window as wide as the stream windows, so one large
-        // request is not throttled to 64 KiB round trips.
-        nghttp2_session_set_local_window_size(newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(settings.initialWindowSize * 4))
+        // The connection-level receive window is the per-connection budget of buffered request
+        // bytes (see `Settings`).
+        let wrc = nghttp2_session_set_local_window_size(newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindowBytes)
+        guard wrc == 0 else { throw NGHTTP2Error(code: wrc) }
     }
 
     deinit {
@@ -128,6 +142,34 @@ final class NGHTTP2Session {
         }
         return true
     }
+
+    /// Releases `count` received DATA bytes of a stream at the stream level only: the stream's
+    /// window reopens, the connection's does not.
+    func consumeStream(_ streamID: Int32, _ count: Int) {
+        guard count > 0 else { return }
+        _ = nghttp2_session_consume_stream(session, streamID, count)
+    }
+
+    /// Releases `count` received DATA bytes at the connection level.
+    func consumeConnection(_ count: Int) {
+        guard count > 0 else { return }
+        _ = nghttp2_session_consume_connection(session, count)
+    }
+
+    /// Sends the connection-level WINDOW_UPDATE for every consumed byte now, instead of when
+    /// nghttp2's own threshold (half the window) is reached. `unconsumedBytes` is what the
+    /// delegate still holds; everything else received since the last WINDOW_UPDATE was consumed.
+    /// (`nghttp2_submit_window_update` with an increment no larger than the received-but-not-
+    /// announced count only moves that count, exactly as the automatic update would.)
+    func announceConsumedConnectionBytes(unconsumedBytes: Int) {
+        let received = Int(nghttp2_session_get_effective_recv_data_length(session))
+        let consumed = received - unconsumedBytes
+        guard consumed > 0 else { return }
+        _ = nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(consumed))
+    }
+
+    /// DATA bytes the peer may still send on the connection before we release more.
+    var connectionReceiveWindowLeft: Int { Int(nghttp2_session_get_local_window_size(session)) }
 
     var wantsRead: Bool { nghttp2_session_want_read(session) != 0 }
     var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
@@ -243,6 +285,18 @@ private let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID,
 
 private let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
     NGHTTP2Session.from(userData).delegateForCallbacks.streamClosed(streamID, errorCode: errorCode)
+    return 0
+}
+
+private let onFrameSend: nghttp2_on_frame_send_callback = { _, frame, userData in
+    guard let frame else { return 0 }
+    let hd = frame.pointee.hd
+    let type = Int(hd.type)
+    if hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
+        type == Int(NGHTTP2_HEADERS.rawValue) || type == Int(NGHTTP2_DATA.rawValue)
+    {
+        NGHTTP2Session.from(userData).delegateForCallbacks.sentEndStream(hd.stream_id)
+    }
     return 0
 }
 

@@ -37,38 +37,47 @@ public struct ListenURL: Sendable, Equatable, CustomStringConvertible {
         self.path = path
     }
 
-    public init(parsing text: String) throws(ParseError) {
+    /// Parses one URL as etcd's `types.NewURLs` does: surrounding spaces are trimmed, the scheme is
+    /// case-insensitive, TCP URLs need `host:port` (IPv6 in brackets) and no path — not even "/".
+    /// The reasons are etcd's own words. Unlike etcd, the port must be a number in 0...65535 here
+    /// (etcd finds that out only when it listens).
+    public init(parsing input: String) throws(ParseError) {
+        let text = input.trimmingCharacters(in: .whitespaces)
         guard let sep = text.range(of: "://") else { throw .invalid(text, reason: "missing scheme") }
         guard let scheme = Scheme(rawValue: String(text[..<sep.lowerBound]).lowercased()) else {
             throw .invalid(text, reason: "URL scheme must be http, https, unix, or unixs")
         }
-        var rest = String(text[sep.upperBound...])
+        let rest = String(text[sep.upperBound...])
         if scheme == .unix || scheme == .unixs {
             guard !rest.isEmpty else { throw .invalid(text, reason: "empty unix socket path") }
             self.init(scheme: scheme, host: "", port: 0, path: rest)
             return
         }
-        if let slash = rest.firstIndex(of: "/") {
-            let tail = rest[slash...]
-            if tail != "/" { throw .invalid(text, reason: "URL must not contain a path") }
-            rest = String(rest[..<slash])
+        if rest.contains("/") {
+            // Go's url.Parse puts everything from the first "/" into Path; etcd refuses any Path.
+            throw .invalid(text, reason: "URL must not contain a path")
         }
+        let hostPortReason = "URL address does not have the form \"host:port\""
         let host: String
         let portText: String
         if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { throw .invalid(text, reason: "bad IPv6 address") }
+            guard let close = rest.firstIndex(of: "]") else { throw .invalid(text, reason: hostPortReason) }
             host = String(rest[rest.index(after: rest.startIndex)..<close])
             let after = rest[rest.index(after: close)...]
-            guard after.hasPrefix(":") else { throw .invalid(text, reason: "missing port") }
+            guard after.hasPrefix(":") else { throw .invalid(text, reason: hostPortReason) }
             portText = String(after.dropFirst())
         } else {
             guard let colon = rest.lastIndex(of: ":") else {
-                throw .invalid(text, reason: "missing port in address")
+                throw .invalid(text, reason: hostPortReason)
             }
             host = String(rest[..<colon])
+            // net.SplitHostPort: an unbracketed host may not contain ':' ("too many colons").
+            guard !host.contains(":") else { throw .invalid(text, reason: hostPortReason) }
             portText = String(rest[rest.index(after: colon)...])
         }
-        guard let port = Int(portText), (0...65535).contains(port) else {
+        guard !portText.isEmpty, portText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let port = Int(portText), (0...65535).contains(port)
+        else {
             throw .invalid(text, reason: "invalid port \"\(portText)\"")
         }
         self.init(scheme: scheme, host: host, port: port)

@@ -74,6 +74,18 @@ public final class TransportServer: Sendable {
 
     private static func initialize(channel: any Channel, tls: TLSContext?, router: GRPCRouter, http: any HTTPRequestHandler,
                                    configuration: TransportConfiguration, logger: Logger) throws {
+        try TransportPipeline.configure(channel: channel, tls: tls, router: router, http: http,
+                                        configuration: configuration, logger: logger)
+    }
+}
+
+/// The handlers `TransportServer` installs on each accepted connection, for harnesses that drive
+/// a channel of their own (the fuzz target, tests): TLS when a context is given, then the
+/// sniffer that installs HTTP/2 (nghttp2) or HTTP/1.1 (NIOHTTP1) on the first bytes.
+public enum TransportPipeline {
+    /// Adds the handlers to `channel`'s pipeline. Call on the channel's event loop.
+    public static func configure(channel: any Channel, tls: TLSContext?, router: GRPCRouter, http: any HTTPRequestHandler,
+                                 configuration: TransportConfiguration, logger: Logger) throws {
         let pipeline = channel.pipeline.syncOperations
         if let tls {
             try pipeline.addHandler(TLSHandler(context: tls, logger: logger))
