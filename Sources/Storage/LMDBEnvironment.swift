@@ -260,6 +260,22 @@ public final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// Map size, bytes in use and the file's size. Any thread, not inside a `read` closure.
+    /// Bytes of the map in use (last page + 1, times the page size), without a system call:
+    /// cheap enough for a quota check on every write.
+    public var usedBytes: Int {
+        get throws(LMDBError) {
+            gate.lockShared()
+            defer { gate.unlock() }
+            var info = MDB_envinfo()
+            var rc = mdb_env_info(env, &info)
+            guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_env_info") }
+            var envStat = MDB_stat()
+            rc = mdb_env_stat(env, &envStat)
+            guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_env_stat") }
+            return (Int(info.me_last_pgno) + 1) * Int(envStat.ms_psize)
+        }
+    }
+
     public var sizes: LMDBSizes {
         get throws(LMDBError) {
             gate.lockShared()

@@ -95,6 +95,7 @@ public final class EtcdServer: @unchecked Sendable {
                             retention: .init(maxSnapshots: config.maxSnapshots, maxWALs: config.maxWALs),
                             applier: applier, logger: logger)
         try raft.replay(replay)
+        try alarms.publish(from: store)
         raft.start()
         let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms, logger: logger)
         self.core = core

@@ -101,8 +101,8 @@ final class EtcdServerCore: Sendable {
     /// etcd's `backendQuota.Available`: the backend's size plus this request stays within
     /// `--quota-backend-bytes`.
     func quotaAvailable(adding bytes: Int) -> Bool {
-        guard let sizes = try? store.environment.sizes else { return true }
-        return Int64(sizes.usedBytes + bytes) <= config.effectiveQuotaBackendBytes
+        guard let used = try? store.environment.usedBytes else { return true }
+        return Int64(used + bytes) <= config.effectiveQuotaBackendBytes
     }
 
     // MARK: cluster

@@ -70,7 +70,7 @@ final class RaftLoop: @unchecked Sendable {
         logger.info("replaying WAL entries", metadata: [
             "applied-index": "\(applied)", "entries": "\(pending.count)", "last-index": "\(pending.last!.index)",
         ])
-        _ = try store.write { txn in
+        try store.write { txn in
             for entry in pending {
                 _ = applier.apply(entry: entry, proposal: nil, txn: &txn)
             }
@@ -159,6 +159,8 @@ final class RaftLoop: @unchecked Sendable {
         results.reserveCapacity(batch.count)
         do {
             try store.write { txn in
+                // The backend may run this body again after growing its map: start clean.
+                results.removeAll(keepingCapacity: true)
                 for (i, entry) in entries.enumerated() {
                     results.append(applier.apply(entry: entry, proposal: batch[i], txn: &txn))
                 }
@@ -167,6 +169,11 @@ final class RaftLoop: @unchecked Sendable {
         } catch {
             logger.critical("failed to apply entries to the backend", metadata: ["error": "\(error)"])
             fatalError("apply failed: \(error)")
+        }
+        if batch.contains(where: { $0.request.alarm != nil }) {
+            do { try applier.alarms.publish(from: store) } catch {
+                logger.error("cannot reload alarms", metadata: ["error": "\(error)"])
+            }
         }
         for (i, p) in batch.enumerated() { p.completion(results[i]) }
         maybeSnapshot(appliedIndex: index)

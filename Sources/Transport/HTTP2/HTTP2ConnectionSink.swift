@@ -12,6 +12,8 @@ final class HTTP2ConnectionSink: @unchecked Sendable {
     enum Operation {
         case message(Int32, [UInt8])
         case finish(Int32, GRPCStatus)
+        /// A unary call's single response followed by OK trailers.
+        case reply(Int32, [UInt8])
         case http(Int32, HTTPResponse)
     }
 
@@ -29,9 +31,7 @@ final class HTTP2ConnectionSink: @unchecked Sendable {
         if eventLoop.inEventLoop {
             // Keep order with anything queued from other threads before this.
             if lock.withLock({ !queue.isEmpty }) { drain() }
-            guard let handler else { return }
-            handler.apply(operation)
-            handler.flushOutputSoon()
+            handler?.applyBatch(CollectionOfOne(operation))
             return
         }
         let wasEmpty = lock.withLock { () -> Bool in
@@ -50,8 +50,7 @@ final class HTTP2ConnectionSink: @unchecked Sendable {
             return b
         }
         guard let handler, !batch.isEmpty else { return }
-        for op in batch { handler.apply(op) }
-        handler.flushOutputSoon()
+        handler.applyBatch(batch)
     }
 
     /// Reads handler state; callers off the loop get an approximate answer.
@@ -75,8 +74,7 @@ struct HTTP2CallHandle: GRPCUnaryResponder, GRPCServerStream {
 
     func respond(_ message: [UInt8]) {
         guard state.complete() else { return }
-        sink.submit(.message(streamID, message))
-        sink.submit(.finish(streamID, .ok))
+        sink.submit(.reply(streamID, message))
     }
 
     func fail(_ status: GRPCStatus) {

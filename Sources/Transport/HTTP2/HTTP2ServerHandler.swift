@@ -284,7 +284,18 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     private func requestFlush() {
-        if inReceive || inSend || inPendingWork { flushNeeded = true } else { flushOutput() }
+        if inReceive || inSend || inPendingWork || inBatch { flushNeeded = true } else { flushOutput() }
+    }
+
+    /// True while `applyBatch` runs: frames are written once, after the whole batch.
+    private var inBatch = false
+
+    /// Applies operations from the sink, then writes everything they produced with one flush.
+    func applyBatch(_ operations: some Sequence<HTTP2ConnectionSink.Operation>) {
+        inBatch = true
+        for op in operations { apply(op) }
+        inBatch = false
+        if flushNeeded { flushOutput() }
     }
 
     /// After operations applied from the sink: one write for the whole batch.
@@ -686,6 +697,11 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         case .finish(let id, let status):
             guard let stream = streams[id], !stream.finished else { return }
             finishStream(stream, status: status)
+        case .reply(let id, let message):
+            guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
+            GRPCMessageFramer.frame(message, into: &stream.outbound)
+            startResponseIfNeeded(stream)
+            finishStream(stream, status: .ok)
         case .http(let id, let response):
             guard let stream = streams[id], !stream.finished else { return }
             respondHTTP(stream, response)
