@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MVCC
 import Storage
+import Synchronization
 
 /// The one thread that owns the log and the store's writer: it takes client proposals in
 /// batches, makes them log entries, writes them to the WAL with one fdatasync per batch, applies
@@ -48,6 +49,7 @@ final class RaftLoop: @unchecked Sendable {
     init(store: MVCCStore, wal: WriteAheadLog, snapshots: SnapshotStore, state: State,
          snapshotCount: UInt64, retention: Retention, applier: Applier, logger: Logger) {
         self.retention = retention
+        self.currentTerm = Atomic(state.term)
         self.store = store
         self.wal = wal
         self.snapshots = snapshots
@@ -57,7 +59,9 @@ final class RaftLoop: @unchecked Sendable {
         self.logger = logger
     }
 
-    var term: UInt64 { condition.withLock { state.term } }
+    /// The current term, for response headers on every event loop (no lock on the hot path).
+    var term: UInt64 { currentTerm.load(ordering: .relaxed) }
+    private let currentTerm: Atomic<UInt64>
 
     // MARK: start-up replay
 
