@@ -84,5 +84,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "MVCC", "Storage"]),
+        .testTarget(name: "swetcdTests", dependencies: ["swetcd", "EtcdServer"]),
     ]
 )

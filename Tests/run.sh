@@ -49,6 +49,11 @@ if [ -z "${SKIP_E2E:-}" ]; then
   "$REF_TOOLS/e2e.sh" --timeout 20m "$BIN" "$E2E_KV" || failed+=("etcd e2e KV subset")
 fi
 
+if [ -z "${SKIP_DOCKER:-}" ]; then
+  step "docker image and compose (podman through ../shared/tools/containers)"
+  Tests/docker-test.sh || failed+=("docker")
+fi
+
 step "fuzz burst"
 Tests/fuzz.sh -runs=${FUZZ_RUNS:-200000} || failed+=("fuzz")
 step "fuzz burst: transport (gRPC/HTTP/2 input path)"

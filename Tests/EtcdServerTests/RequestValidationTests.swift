@@ -1,0 +1,95 @@
+import EtcdProto
+import Testing
+@testable import EtcdServer
+
+/// etcd's gRPC-layer checks (`v3rpc/key.go`), one claim each.
+@Suite struct RequestValidationTests {
+    func put(_ k: String, _ v: String = "v") -> RequestOp {
+        var op = RequestOp()
+        op.request = .requestPut(PutRequest(key: Array(k.utf8), value: Array(v.utf8)))
+        return op
+    }
+
+    func del(_ k: String, _ end: String = "") -> RequestOp {
+        var d = DeleteRangeRequest()
+        d.key = Array(k.utf8)
+        d.rangeEnd = Array(end.utf8)
+        var op = RequestOp()
+        op.request = .requestDeleteRange(d)
+        return op
+    }
+
+    func txn(_ success: [RequestOp], _ failure: [RequestOp] = []) -> RequestOp {
+        var t = TxnRequest()
+        t.success = success
+        t.failure = failure
+        var op = RequestOp()
+        op.request = .requestTxn(t)
+        return op
+    }
+
+    func check(_ success: [RequestOp], _ failure: [RequestOp] = [], maxOps: Int = 128) -> EtcdError? {
+        var t = TxnRequest()
+        t.success = success
+        t.failure = failure
+        do {
+            try RequestValidation.check(t, maxTxnOps: maxOps)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func emptyKeysAreRefusedEverywhere() {
+        #expect(throws: EtcdError.emptyKey) { try RequestValidation.check(RangeRequest(key: [])) }
+        #expect(throws: EtcdError.emptyKey) { try RequestValidation.check(PutRequest(key: [], value: [1])) }
+        #expect(check([put("")]) == .emptyKey)
+        var c = Compare()
+        c.key = []
+        var t = TxnRequest()
+        t.compare = [c]
+        #expect(throws: EtcdError.emptyKey) { try RequestValidation.check(t, maxTxnOps: 128) }
+    }
+
+    @Test func ignoreValueWithAValueAndIgnoreLeaseWithALeaseAreRefused() {
+        #expect(throws: EtcdError.valueProvided) { try RequestValidation.check(PutRequest(key: [1], value: [1], ignoreValue: true)) }
+        #expect(throws: EtcdError.leaseProvided) { try RequestValidation.check(PutRequest(key: [1], value: [], lease: 5, ignoreLease: true)) }
+    }
+
+    @Test func unknownSortOptionsAreRefused() {
+        var r = RangeRequest(key: [1])
+        r.sortOrderRaw = 7
+        #expect(throws: EtcdError.invalidSortOption) { try RequestValidation.check(r) }
+        r.sortOrderRaw = 1
+        r.sortTargetRaw = 9
+        #expect(throws: EtcdError.invalidSortOption) { try RequestValidation.check(r) }
+    }
+
+    @Test func moreOpsThanMaxTxnOpsInAnyListIsTooMany() {
+        #expect(check((0..<128).map { put("k\($0)") }) == nil)
+        #expect(check((0..<129).map { put("k\($0)") }) == .tooManyOps)
+        #expect(check([], (0..<3).map { put("k\($0)") }, maxOps: 2) == .tooManyOps)
+    }
+
+    @Test func theSameKeyPutTwiceInOneBranchIsADuplicate() {
+        #expect(check([put("a"), put("a")]) == .duplicateKey)
+        #expect(check([put("a")], [put("a")]) == nil)
+    }
+
+    @Test func aPutInsideADeletedRangeIsADuplicateButOverlappingDeletesAreNot() {
+        #expect(check([del("a", "c"), put("b")]) == .duplicateKey)
+        #expect(check([del("a"), put("a")]) == .duplicateKey)
+        #expect(check([del("a", "c"), del("b", "d")]) == nil)
+        #expect(check([del("a", "c"), put("c")]) == nil)
+    }
+
+    @Test func nestedThenAndElseBranchesMayPutTheSameKeyButNotTheParent() {
+        #expect(check([txn([put("x")], [put("x")])]) == nil)
+        #expect(check([txn([put("x")]), put("x")]) == .duplicateKey)
+        #expect(check([txn([put("x")]), del("w", "y")]) == .duplicateKey)
+    }
+
+    @Test func anEmptyRequestOpIsKeyNotFound() {
+        #expect(check([RequestOp()]) == .keyNotFound)
+    }
+}

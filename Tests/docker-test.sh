@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the Docker image (multi-stage Dockerfile), runs it, and drives it with the real etcdctl;
+# then brings up docker-compose.yml and does the same. Docker here is podman behind
+# ../shared/tools/containers (no Docker engine and no registry on this machine: the base images
+# are made locally by its setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS=${CONTAINERS_TOOLS:-../shared/tools/containers}
+REF=${ETCD_REFERENCE_DIR:-$HOME/.cache/etcd-reference}
+CTL=$REF/etcd-3.5.1/etcdctl
+PORT=${SWETCD_DOCKER_PORT:-32379}
+
+bash "$TOOLS/setup.sh" | tail -n 2
+. "${CONTAINERS_TOOL_DIR:-$HOME/.cache/containers-tool}/env.sh"
+
+echo "--- docker build"
+docker build -t swetcd . | tail -n 3
+
+cleanup() {
+  docker rm -f swetcd-docker-test >/dev/null 2>&1 || true
+  SWETCD_PORT=$PORT docker compose down -v --remove-orphans >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+cleanup
+
+wait_get() {
+  for _ in $(seq 150); do
+    if "$CTL" --endpoints "127.0.0.1:$1" --dial-timeout 1s get probe >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+echo "--- docker run"
+docker run -d --name swetcd-docker-test -p "127.0.0.1:$PORT:2379" swetcd >/dev/null
+wait_get "$PORT" || { docker logs swetcd-docker-test | tail -n 20; exit 1; }
+[ "$("$CTL" --endpoints "127.0.0.1:$PORT" put docker-key docker-value)" = "OK" ]
+[ "$("$CTL" --endpoints "127.0.0.1:$PORT" get docker-key --print-value-only)" = "docker-value" ]
+docker logs swetcd-docker-test 2>&1 | grep -q '"msg":"ready to serve client requests"'
+# The runtime image carries swetcd and its shared libraries only: no Swift toolchain.
+docker run --rm --entrypoint sh swetcd -c '! command -v swift && ldd /usr/local/bin/swetcd' | sed 's/^/  /'
+docker run --rm swetcd --version | head -n 2 | sed 's/^/  /'
+# Data survives a container restart (named volume / container filesystem).
+docker restart swetcd-docker-test >/dev/null
+wait_get "$PORT"
+[ "$("$CTL" --endpoints "127.0.0.1:$PORT" get docker-key --print-value-only)" = "docker-value" ]
+docker rm -f swetcd-docker-test >/dev/null
+
+echo "--- docker compose"
+SWETCD_PORT=$PORT docker compose up -d --wait --wait-timeout 120
+wait_get "$PORT"
+[ "$("$CTL" --endpoints "127.0.0.1:$PORT" put compose-key v)" = "OK" ]
+"$CTL" --endpoints "127.0.0.1:$PORT" member list -w table
+SWETCD_PORT=$PORT docker compose down -v --remove-orphans >/dev/null
+echo "docker test: passed"

@@ -1,0 +1,78 @@
+import EtcdServer
+import Testing
+@testable import swetcd
+
+/// etcd's command line follows Go's `flag` package; so does ours.
+@Suite struct FlagParserTests {
+    func parse(_ args: [String], env: [String: String] = [:]) throws -> Options {
+        let parser = Flags.parser()
+        var options = Options()
+        let parsed = try parser.parse(args, into: &options)
+        _ = try parser.applyEnvironment(env, skipping: parsed.set, into: &options)
+        try options.finish()
+        return options
+    }
+
+    @Test func valuesComeAsTheNextArgumentOrAfterAnEqualsSignWithOneOrTwoDashes() throws {
+        let o = try parse(["--name", "n1", "-data-dir=/d", "--snapshot-count=3", "-max-txn-ops", "7"])
+        #expect(o.config.name == "n1" && o.config.dataDir == "/d" && o.config.snapshotCount == 3 && o.config.maxTxnOps == 7)
+    }
+
+    @Test func booleansAreBareOrTakeAnExplicitValueButNeverTheNextArgument() throws {
+        let o = try parse(["--peer-auto-tls", "--strict-reconfig-check=false", "--name", "x"])
+        #expect(o.config.peerAutoTLS && !o.config.strictReconfigCheck && o.config.name == "x")
+        #expect(throws: FlagParser.FlagError.self) { try parse(["--auto-tls=maybe"]) }
+    }
+
+    @Test func unknownFlagsFailWithGosMessage() {
+        #expect {
+            try parse(["--no-such-flag", "1"])
+        } throws: { error in
+            "\(error)" == "flag provided but not defined: -no-such-flag"
+        }
+    }
+
+    @Test func aValueFlagAtTheEndNeedsItsArgument() {
+        #expect { try parse(["--name"]) } throws: { "\($0)" == "flag needs an argument: -name" }
+    }
+
+    @Test func environmentVariablesFillFlagsTheCommandLineLeftUnset() throws {
+        let o = try parse(["--name", "cli"], env: ["ETCD_NAME": "env", "ETCD_DATA_DIR": "/from-env", "ETCD_MAX_REQUEST_BYTES": "100"])
+        #expect(o.config.name == "cli" && o.config.dataDir == "/from-env" && o.config.maxRequestBytes == 100)
+        #expect(o.config.effectiveDataDir == "/from-env")
+    }
+
+    @Test func theDataDirDefaultsToTheNameDotEtcd() throws {
+        #expect(try parse(["--name", "m1"]).config.effectiveDataDir == "m1.etcd")
+        #expect(try parse([]).config.effectiveDataDir == "default.etcd")
+    }
+
+    @Test func listenURLsAndTheInitialClusterAreParsedAndBadOnesRefused() throws {
+        let o = try parse(["--listen-client-urls", "http://127.0.0.1:1,https://localhost:2,unix://s.sock",
+                           "--initial-cluster", "a=http://h:1"])
+        #expect(o.config.listenClientURLs.map(\.description) == ["http://127.0.0.1:1", "https://localhost:2", "unix://s.sock"])
+        #expect(o.config.initialCluster.map(\.name) == ["a"])
+        #expect(throws: FlagParser.FlagError.self) { try parse(["--listen-client-urls", "ftp://x:1"]) }
+        #expect(throws: FlagParser.FlagError.self) { try parse(["--initial-cluster-state", "maybe"]) }
+    }
+
+    @Test func tlsFilesBecomeATLSConfiguration() throws {
+        let o = try parse(["--cert-file", "c.pem", "--key-file", "k.pem", "--trusted-ca-file", "ca.pem", "--client-cert-auth"])
+        #expect(o.config.clientTLS?.certificateFile == "c.pem" && o.config.clientTLS?.clientCertAuth == true)
+        #expect(throws: FlagParser.FlagError.self) { try parse(["--cert-file", "c.pem"]) }
+    }
+
+    @Test func goDurationsParse() {
+        #expect(GoDuration.milliseconds("10m") == 600_000)
+        #expect(GoDuration.milliseconds("1h30m") == 5_400_000)
+        #expect(GoDuration.milliseconds("250ms") == 250)
+        #expect(GoDuration.milliseconds("1.5s") == 1500)
+        #expect(GoDuration.milliseconds("10") == nil)
+    }
+
+    @Test func aMultiMemberInitialClusterIsRefusedUntilMembersReplicate() throws {
+        var config = try parse([]).config
+        config.initialCluster = [("default", "http://localhost:2380"), ("b", "http://b:2380")]
+        #expect(throws: ConfigValidation.Failure.self) { try ConfigValidation.validate(config) }
+    }
+}
