@@ -45,7 +45,14 @@ if options.showVersion {
 }
 var warnings: [String] = []
 do {
-    warnings = try parser.applyEnvironment(ProcessInfo.processInfo.environment, skipping: parsed.set, into: &options)
+    if let path = options.configFile {
+        // As in etcd: a configuration file replaces flags and environment variables.
+        var fromFile = Options()
+        try ConfigFile.load(path: path, parser: parser, into: &fromFile)
+        options = fromFile
+    } else {
+        warnings = try parser.applyEnvironment(ProcessInfo.processInfo.environment, skipping: parsed.set, into: &options)
+    }
     try options.finish()
 } catch {
     fail("\(error)")

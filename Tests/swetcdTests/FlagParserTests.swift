@@ -1,4 +1,5 @@
 import EtcdServer
+import Foundation
 import Testing
 @testable import swetcd
 
@@ -74,5 +75,44 @@ import Testing
         var config = try parse([]).config
         config.initialCluster = [("default", "http://localhost:2380"), ("b", "http://b:2380")]
         #expect(throws: ConfigValidation.Failure.self) { try ConfigValidation.validate(config) }
+    }
+}
+
+@Suite struct ConfigFileTests {
+    @Test func etcdsSampleConfigFileLoads() throws {
+        let dir = NSTemporaryDirectory() + "cfg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/etcd.conf.yml"
+        try """
+            name: 'infra1'
+            data-dir:
+            snapshot-count: 10000
+            listen-client-urls: http://localhost:2379,http://127.0.0.1:12379
+            initial-advertise-peer-urls: http://localhost:2380
+            initial-cluster:
+            strict-reconfig-check: false
+            enable-v2: true
+            proxy: 'off'
+            client-transport-security:
+              cert-file: c.pem
+              key-file: k.pem
+              client-cert-auth: true
+              trusted-ca-file: ca.pem
+              auto-tls: false
+            peer-transport-security:
+              cert-file:
+              auto-tls: true
+            log-outputs: [stderr]
+            auto-compaction-retention: "1"
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        var options = Options()
+        try ConfigFile.load(path: path, parser: Flags.parser(), into: &options)
+        try options.finish()
+        #expect(options.config.name == "infra1" && options.config.snapshotCount == 10000)
+        #expect(options.config.listenClientURLs.count == 2 && !options.config.strictReconfigCheck)
+        #expect(options.config.clientTLS?.clientCertAuth == true && options.config.peerAutoTLS)
+        #expect(options.config.initialCluster.map(\.name) == ["infra1"])
+        #expect(options.config.effectiveDataDir == "infra1.etcd")
     }
 }
