@@ -177,6 +177,9 @@ struct WALReader {
         case .segmentHeader:
             preconditionFailure("the scanner rejects a segment header after offset 0")
         case .entry:
+            // Entries the snapshot already covers are dropped by `appendEntry`; find that out
+            // from the index field alone, without decoding (and copying) the payload.
+            if let base = entriesFollow, let index = Self.peekIndex(payload), index <= base.index { return }
             let entry: Entry
             do { entry = try Entry(decoding: payload) } catch {
                 throw .corrupt(segment: segment, offset: view.offset, reason: "undecodable entry: \(error)")
@@ -209,6 +212,21 @@ struct WALReader {
                 entriesFollow = marker
             }
         }
+    }
+
+    /// The `index` field (3) of an encoded `raftpb.Entry`, read without decoding the rest; nil
+    /// if the bytes do not parse that far (the full decode then reports the damage).
+    static func peekIndex(_ payload: UnsafeRawBufferPointer) -> UInt64? {
+        var reader = ProtoReader(payload)
+        do {
+            while let (field, wireType) = try reader.nextTag() {
+                if field == 3 && wireType == .varint { return try reader.readVarint() }
+                try reader.skipField(wireType)
+            }
+        } catch {
+            return nil
+        }
+        return nil
     }
 
     private mutating func appendEntry(_ entry: Entry, segment: String, offset: Int) throws(WALError) {
