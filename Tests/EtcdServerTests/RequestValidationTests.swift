@@ -93,3 +93,10 @@ import Testing
         #expect(check([RequestOp()]) == .keyNotFound)
     }
 }
+
+@Suite struct KeySizeValidationTests {
+    @Test func putKeysLongerThanTheBackendIndexesAreRefusedBeforeTheLog() {
+        #expect(throws: EtcdError.requestTooLarge) { try RequestValidation.check(PutRequest(key: [UInt8](repeating: 1, count: 512), value: [])) }
+        #expect(throws: Never.self) { try RequestValidation.check(PutRequest(key: [UInt8](repeating: 1, count: 511), value: [])) }
+    }
+}

@@ -1,4 +1,5 @@
 import EtcdProto
+import Storage
 
 /// The checks etcd's gRPC layer makes before a KV request goes anywhere
 /// (`etcdserver/api/v3rpc/key.go`): empty keys, sort options, ignore_value/ignore_lease misuse,
@@ -11,6 +12,9 @@ enum RequestValidation {
 
     static func check(_ p: PutRequest) throws(EtcdError) {
         if p.key.isEmpty { throw .emptyKey }
+        // The backend indexes keys of at most 511 bytes (LMDB). Refusing here, before the log,
+        // keeps apply free of failures that could strike in the middle of a txn.
+        if p.key.count > LMDBEnvironment.maxKeyBytes { throw .requestTooLarge }
         if p.ignoreValue && !p.value.isEmpty { throw .valueProvided }
         if p.ignoreLease && p.lease != 0 { throw .leaseProvided }
     }
