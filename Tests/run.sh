@@ -32,7 +32,11 @@ if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-bash "$REF_TOOLS/setup.sh" | tail -n 1
+# setup.sh is idempotent; its last check now and then dies of SIGPIPE (see .ci/run): retry.
+for attempt in 1 2 3 4 5; do
+  if (trap '' PIPE; bash "$REF_TOOLS/setup.sh" > /tmp/swetcd-reference-setup.log 2>&1); then tail -n 1 /tmp/swetcd-reference-setup.log; break; fi
+  [ "$attempt" -lt 5 ] || { cat /tmp/swetcd-reference-setup.log; echo "etcd-reference setup failed"; exit 1; }
+done
 
 step "build (release)"
 swift build -c release --product swetcd

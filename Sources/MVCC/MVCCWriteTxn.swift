@@ -1,10 +1,19 @@
 import EtcdProto
 import Storage
 
-/// One change to the store, as watchers will see it.
-public struct MVCCChange: Sendable {
+/// One change to the store, as watchers see it (an `mvccpb.Event`): for a put, the new version;
+/// for a delete, the key with `modRevision` set to the deleting revision (etcd's tombstone
+/// event). `prevKV` is the version it replaced, if any.
+public struct MVCCChange: Sendable, Equatable {
     public var kv: KeyValue
     public var isDelete: Bool
+    public var prevKV: KeyValue?
+
+    public init(kv: KeyValue, isDelete: Bool, prevKV: KeyValue? = nil) {
+        self.kv = kv
+        self.isDelete = isDelete
+        self.prevKV = prevKV
+    }
 }
 
 /// The writes of one apply batch, inside one LMDB write transaction (apply thread only).
@@ -86,7 +95,7 @@ public struct MVCCWriteTxn {
         }
         try txn.put(tables.revisions, RevisionKey.encode(rev), kv.serializedBytes())
         try txn.put(tables.history, key, RevisionKey.historyEntry(rev, tombstone: false))
-        changes.append(MVCCChange(kv: kv, isDelete: false))
+        changes.append(MVCCChange(kv: kv, isDelete: false, prevKV: previous))
         return previous
     }
 
@@ -101,7 +110,7 @@ public struct MVCCWriteTxn {
             try txn.put(tables.history, old.key, RevisionKey.historyEntry(rev, tombstone: true))
             var event = tombstone
             event.modRevision = rev.main
-            changes.append(MVCCChange(kv: event, isDelete: true))
+            changes.append(MVCCChange(kv: event, isDelete: true, prevKV: old))
         }
         return live
     }
