@@ -32,11 +32,14 @@ if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# setup.sh is idempotent; its last check now and then dies of SIGPIPE (see .ci/run): retry.
-for attempt in 1 2 3 4 5; do
-  if (trap '' PIPE; bash "$REF_TOOLS/setup.sh" > /tmp/swetcd-reference-setup.log 2>&1); then tail -n 1 /tmp/swetcd-reference-setup.log; break; fi
-  [ "$attempt" -lt 5 ] || { cat /tmp/swetcd-reference-setup.log; echo "etcd-reference setup failed"; exit 1; }
-done
+# setup.sh is idempotent (seconds when done); Tests/tools/drain-head keeps its `| head -1`
+# from killing etcdctl with SIGPIPE (see that script).
+if ! PATH="$ROOT/Tests/tools/drain-head:$PATH" bash "$REF_TOOLS/setup.sh" > /tmp/swetcd-reference-setup.log 2>&1; then
+  cat /tmp/swetcd-reference-setup.log
+  echo "etcd-reference setup failed"
+  exit 1
+fi
+tail -n 1 /tmp/swetcd-reference-setup.log
 
 step "build (release)"
 swift build -c release --product swetcd

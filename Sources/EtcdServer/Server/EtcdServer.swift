@@ -17,6 +17,7 @@ public final class EtcdServer: @unchecked Sendable {
     private var core: EtcdServerCore?
     private var wal: WriteAheadLog?
     private var environment: LMDBEnvironment?
+    private var watchHub: WatchHub?
 
     /// The LMDB map is address space, not memory; it grows in place up to this before the
     /// backend reports it is full (the quota check answers long before).
@@ -96,6 +97,11 @@ public final class EtcdServer: @unchecked Sendable {
                             applier: applier, logger: logger)
         try raft.replay(replay)
         try alarms.publish(from: store)
+        let watchHub = WatchHub(
+            store: store, progressNotifyIntervalMilliseconds: config.experimentalWatchProgressNotifyIntervalMilliseconds, logger: logger)
+        raft.watchHub = watchHub
+        watchHub.start()
+        self.watchHub = watchHub
         raft.start()
         let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms, logger: logger)
         self.core = core
@@ -103,6 +109,7 @@ public final class EtcdServer: @unchecked Sendable {
         var router = GRPCRouter()
         KVService(server: core).register(&router)
         ClusterMaintenanceService(server: core).register(&router)
+        WatchService(server: core, hub: watchHub).register(&router)
         HealthService().register(&router)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -147,6 +154,7 @@ public final class EtcdServer: @unchecked Sendable {
         for channel in channels { try? channel.close().wait() }
         channels.removeAll()
         core?.raft.stop()
+        watchHub?.stop()
         try? group?.syncShutdownGracefully()
         group = nil
         try? wal?.close()
