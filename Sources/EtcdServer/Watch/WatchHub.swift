@@ -105,6 +105,7 @@ final class WatchHub: @unchecked Sendable {
         state.withLock { s in
             guard var w = s.watchers[key] else { return }
             if w.synced {
+                logger.debug("watcher fell behind; catching up from storage", metadata: ["watch-id": "\(key.watchID)", "from-revision": "\(revision)"])
                 Self.unindex(&s, key, w.spec)
                 w.synced = false
                 w.nextRevision = revision
