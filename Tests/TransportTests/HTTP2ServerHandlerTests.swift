@@ -219,6 +219,9 @@ private typealias Client = NGHTTP2TestClient
         try h.pump()
         #expect(responder.isCancelled)
         #expect(observer.stream.isCancelled)
+        // What callers on other threads read is set too.
+        #expect((responder as? HTTP2CallHandle)?.state.isCancelled == true)
+        #expect((observer.stream as? HTTP2CallHandle)?.state.isCancelled == true)
         #expect(observer.events == [.received([1]), .cancelled])
         // Answers after the cancellation go nowhere and break nothing.
         responder.respond([7])
@@ -357,6 +360,28 @@ private typealias Client = NGHTTP2TestClient
         #expect(client[id].grpcStatus == "0")
         #expect(rounds > 100)
         #expect(h.handler.openStreamCount == 0)
+    }
+
+    @Test func pendingOutboundBytesFallAsHTTP2TakesTheBytes() throws {
+        let service = TestService()
+        let client = Client(manualWindowUpdates: true)
+        let h = try ServerHarness(router: service.router, client: client)
+        let id = client.grpcCall("/test.Echo/Listen", messages: [[1]], endStream: false)
+        try h.pump()
+        let observer = try #require(service.observers.value.first)
+        let state = try #require((observer.stream as? HTTP2CallHandle)?.state)
+        for _ in 0..<10 { observer.stream.send(Array(repeating: 1, count: 20_000)) }
+        try h.pump()
+        // The client's 65535-byte window let part of it go; the rest waits, counted.
+        #expect(observer.stream.pendingOutboundBytes == 10 * 20_005 - client.dataBytesReceived)
+        #expect(state.pending == observer.stream.pendingOutboundBytes)
+        while !client[id].data.isEmpty && client.dataBytesReceived < 10 * 20_005 {
+            client.consume(id, client.dataBytesReceived - client.dataBytesConsumed)
+            try h.pump()
+        }
+        #expect(observer.stream.pendingOutboundBytes == 0)
+        #expect(state.pending == 0)
+        #expect(!state.isCancelled)
     }
 
     @Test func whileTheChannelIsNotWritableNoFramesArePulled() throws {

@@ -243,6 +243,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         admissionQueue.removeAll()
         var observers: [any GRPCStreamObserver] = waiting
         for stream in open {
+            stream.handleState?.markCancelled()
             stream.deadlineTask?.cancel()
             if !stream.finished && !stream.cancelled {
                 stream.cancelled = true
@@ -520,6 +521,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         release(stream, stream.unconsumedBytes)
         endAdmission(stream)
         streams[streamID] = nil
+        stream.handleState?.markCancelled()
         stream.deadlineTask?.cancel()
         if !stream.finished && !stream.cancelled {
             stream.cancelled = true
@@ -559,6 +561,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             }
             stream.outbound.moveReaderIndex(forwardBy: count)
             if stream.outbound.readableBytes == 0 { stream.outbound.clear() }
+            stream.handleState?.drained(count)
         }
         if stream.outbound.readableBytes == 0 {
             switch stream.outboundEnd {
@@ -730,6 +733,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
                 path: stream.path, metadata: GRPCMetadata(stream.metadata), deadline: deadline,
                 peer: configuration.peer, eventLoop: context.eventLoop)
             let handle = HTTP2CallHandle(sink: sink, streamID: stream.id)
+            stream.handleState = handle.state
             if let deadline {
                 let id = stream.id
                 stream.deadlineTask = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
@@ -767,6 +771,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         let observer = stream.observer
         finishStream(stream, status: GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
         stream.cancelled = true
+        stream.handleState?.markCancelled()
         observer?.cancelled()
         stream.observer = nil
     }

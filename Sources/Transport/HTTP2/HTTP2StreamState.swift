@@ -54,6 +54,8 @@ final class HTTP2StreamState {
     var unaryRequest: [UInt8]?
     var dispatched = false
     var observer: (any GRPCStreamObserver)?
+    /// Shared with the call's handle (set when the call is dispatched).
+    var handleState: CallHandleState?
     var deadlineTask: Scheduled<Void>?
 
     // Outbound
