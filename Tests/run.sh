@@ -17,6 +17,23 @@ step() { echo; echo "=== $*"; }
 # etcd's own e2e tests that need only KV (and the single-member basics they rely on).
 E2E_KV='^(TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|TestCtlV3PutClientAutoTLS|TestCtlV3PutPeerTLS|TestCtlV3PutTimeout|TestCtlV3PutClientTLSFlagByEnv|TestCtlV3PutIgnoreValue|TestCtlV3Get|TestCtlV3GetNoTLS|TestCtlV3GetClientTLS|TestCtlV3GetClientAutoTLS|TestCtlV3GetPeerTLS|TestCtlV3GetTimeout|TestCtlV3GetFormat|TestCtlV3GetRev|TestCtlV3GetKeysOnly|TestCtlV3GetRevokedCRL|TestCtlV3Del|TestCtlV3DelNoTLS|TestCtlV3DelClientTLS|TestCtlV3DelPeerTLS|TestCtlV3DelTimeout|TestCtlV3TxnInteractiveSuccess|TestCtlV3TxnInteractiveSuccessNoTLS|TestCtlV3TxnInteractiveSuccessClientTLS|TestCtlV3TxnInteractiveSuccessPeerTLS|TestCtlV3TxnInteractiveFail|TestCtlV3Compact|TestCtlV3CompactPhysical|TestCtlV3Version|TestCtlV3DialWithHTTPScheme|TestCtlV3EndpointHealth)$'
 
+step "test dependencies"
+# What the tests use besides the build: protoc (codec cross-check), pytest + grpcio + grpcio-tools
+# for the system python3 (integration tests, third-party client), openssl (test certificates),
+# and real etcd 3.5.1 / etcdctl 3.5.1 + 3.4.23 / etcd's e2e suite and benchmark tool.
+need=()
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+$PY -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
+$PY -c 'import grpc, grpc_tools, google.protobuf' 2>/dev/null || need+=(python3-grpcio python3-grpc-tools python3-protobuf)
+$PY -c 'import h2' 2>/dev/null || need+=(python3-h2)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+bash "$REF_TOOLS/setup.sh" | tail -n 1
+
 step "build (release)"
 swift build -c release --product swetcd
 BIN=$ROOT/.build/release/swetcd

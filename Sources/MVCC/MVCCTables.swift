@@ -1,27 +1,24 @@
 import EtcdProto
 import Storage
 
-/// The four LMDB tables of the MVCC store. Opened once at start-up (`MVCCTables.open`), then
-/// shared read-only by every thread.
+/// The three LMDB tables of the MVCC store. Opened once at start-up (`MVCCTables.open`), then
+/// shared read-only by every thread. Each version's bytes are stored once.
 ///
-/// - `kv` (latest): user key → encoded `mvccpb.KeyValue` of the key's live version. Deleted keys
-///   are absent. Serves reads at the current revision with one lookup per key and no history walk.
 /// - `rev` (revisions): `RevisionKey` (etcd's 17/18-byte backend key) → encoded `mvccpb.KeyValue`
 ///   (only the key for a tombstone). The history in revision order, for historical reads, watch
 ///   catch-up and hashes.
 /// - `hist` (per-key history, DUPSORT + DUPFIXED): user key → 17-byte entries, newest first,
-///   naming every revision of the key still in `rev`. Serves reads at a past revision.
+///   naming every revision of the key still in `rev`. The first entry is the key's current
+///   version (or its tombstone), so it serves current reads as well as reads at a past revision.
 /// - `meta`: store state (`MVCCMeta`) and anything else the server persists atomically with
 ///   applied data (the applied raft index lives here, written in the same txn as the data).
 public struct MVCCTables: Sendable {
-    public let latest: LMDBDatabase
     public let revisions: LMDBDatabase
     public let history: LMDBDatabase
     public let meta: LMDBDatabase
 
     public static func open(_ env: LMDBEnvironment) throws -> MVCCTables {
         MVCCTables(
-            latest: try env.database(named: "kv"),
             revisions: try env.database(named: "rev"),
             history: try env.database(named: "hist", dupSort: true, dupFixed: true),
             meta: try env.database(named: "meta"))

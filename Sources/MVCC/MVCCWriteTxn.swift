@@ -67,8 +67,7 @@ public struct MVCCWriteTxn {
 
     /// The live version of `key`, if any.
     public func get(_ key: [UInt8]) throws -> KeyValue? {
-        guard key.count <= LMDBEnvironment.maxKeyBytes else { return nil }
-        return try txn.withValue(tables.latest, key) { raw in try KeyValue(decoding: raw) }
+        try RangeQuery(txn: txn, tables: tables).latest(key)
     }
 
     // MARK: writes
@@ -85,9 +84,7 @@ public struct MVCCWriteTxn {
             kv.createRevision = previous.createRevision
             kv.version = previous.version + 1
         }
-        let encoded = kv.serializedBytes()
-        try txn.put(tables.latest, key, encoded)
-        try txn.put(tables.revisions, RevisionKey.encode(rev), encoded)
+        try txn.put(tables.revisions, RevisionKey.encode(rev), kv.serializedBytes())
         try txn.put(tables.history, key, RevisionKey.historyEntry(rev, tombstone: false))
         changes.append(MVCCChange(kv: kv, isDelete: false))
         return previous
@@ -102,7 +99,6 @@ public struct MVCCWriteTxn {
             let tombstone = KeyValue(key: old.key)
             try txn.put(tables.revisions, RevisionKey.encode(rev, tombstone: true), tombstone.serializedBytes())
             try txn.put(tables.history, old.key, RevisionKey.historyEntry(rev, tombstone: true))
-            _ = try txn.delete(tables.latest, old.key)
             var event = tombstone
             event.modRevision = rev.main
             changes.append(MVCCChange(kv: event, isDelete: true))

@@ -27,6 +27,11 @@ public struct RangeResult: Sendable {
 
 /// Range reads over one LMDB transaction (read-only, or the apply thread's write txn, which then
 /// sees its own uncommitted writes). Borrowed for the duration of the transaction only.
+///
+/// Every read walks the `hist` table: for each key in the range, the newest history entry at or
+/// below the revision read names the version (or a tombstone); the version's bytes come from the
+/// `rev` table. At the current revision the newest entry is the one the cursor lands on, so a
+/// current read costs one `hist` step and one `rev` lookup per key.
 struct RangeQuery {
     let txn: LMDBTransaction
     let tables: MVCCTables
@@ -37,10 +42,66 @@ struct RangeQuery {
         if rev > currentRevision { throw MVCCError.futureRevision }
         if rev <= 0 { rev = currentRevision }
         if rev < compactedRevision { throw MVCCError.compacted }
-        if rev == currentRevision {
-            return try rangeLatest(keys, options: options, currentRevision: currentRevision)
+        var kvs: [KeyValue] = []
+        var count = 0
+        try visit(keys, at: rev, latest: rev == currentRevision) { revision in
+            count += 1
+            if options.countOnly || (options.limit > 0 && kvs.count >= options.limit) { return }
+            kvs.append(try fetch(revision))
         }
-        return try rangeAt(keys, revision: rev, options: options, currentRevision: currentRevision)
+        return RangeResult(kvs: kvs, count: count, revision: currentRevision)
+    }
+
+    /// The version of `key` live at the newest revision, if any.
+    func latest(_ key: [UInt8]) throws -> KeyValue? {
+        guard key.count <= LMDBEnvironment.maxKeyBytes else { return nil }
+        // In a DUPSORT table, a plain get returns the key's first (newest) history entry.
+        let entry = try txn.withValue(tables.history, key) { raw in RevisionKey.decodeHistoryEntry(raw) }
+        guard let (rev, tombstone) = entry, !tombstone else { return nil }
+        return try fetch(rev)
+    }
+
+    /// Calls `body` with the revision of each key in `keys` live at `revision`, in key order.
+    private func visit(_ keys: KeyRange, at revision: Int64, latest: Bool, _ body: (Revision) throws -> Void) throws {
+        let seekEntry = RevisionKey.historySeek(atOrBelow: Revision(main: revision, sub: Int64.max))
+        try txn.withCursor(tables.history) { cursor in
+            var found: Bool
+            switch keys {
+            case .single(let key):
+                // No stored key is longer than LMDB's limit, so a longer one names nothing.
+                found = key.count <= LMDBEnvironment.maxKeyBytes ? try cursor.seek(exact: key) : false
+            case .interval(let start, _):
+                found = try Self.seek(&cursor, atOrAfter: start)
+            }
+            while found {
+                if keys.isPastEnd(cursor.key) { break }
+                // Positioned on a key, the cursor is on its newest entry.
+                var positioned = true
+                if !latest {
+                    let key = cursor.keyBytes
+                    positioned = try cursor.seekDup(key: key, atOrAfter: seekEntry)
+                    if !positioned {
+                        // A failed GET_BOTH_RANGE leaves the cursor unpositioned: re-find the key.
+                        _ = try cursor.seek(exact: key)
+                    }
+                }
+                if positioned {
+                    let (rev, tombstone) = RevisionKey.decodeHistoryEntry(cursor.value)
+                    if !tombstone { try body(rev) }
+                }
+                if case .single = keys { break }
+                found = try cursor.nextNoDup()
+            }
+        }
+    }
+
+    /// The key-value stored at `revision` in the revision table.
+    private func fetch(_ revision: Revision) throws -> KeyValue {
+        guard let kv = try txn.withValue(tables.revisions, RevisionKey.encode(revision), { raw in try KeyValue(decoding: raw) }) else {
+            // The history names a revision the revision table does not have: corruption.
+            throw MVCCError.backend("revision \(revision) is indexed but missing from the revision table")
+        }
+        return kv
     }
 
     /// Positions at the first key ≥ `start`. An empty start is the first key; a start longer
@@ -53,75 +114,5 @@ struct RangeQuery {
             found = try cursor.nextNoDup()
         }
         return found
-    }
-
-    /// The live versions, from the `kv` table.
-    private func rangeLatest(_ keys: KeyRange, options: RangeOptions, currentRevision: Int64) throws -> RangeResult {
-        var kvs: [KeyValue] = []
-        var count = 0
-        switch keys {
-        case .single(let key):
-            // No stored key is longer than LMDB's limit, so a longer one names nothing.
-            if key.count <= LMDBEnvironment.maxKeyBytes,
-                let kv = try txn.withValue(tables.latest, key, { raw in try KeyValue(decoding: raw) })
-            {
-                count = 1
-                if !options.countOnly { kvs.append(kv) }
-            }
-        case .interval(let start, _):
-            try txn.withCursor(tables.latest) { cursor in
-                var found = try Self.seek(&cursor, atOrAfter: start)
-                while found {
-                    let key = cursor.key
-                    if keys.isPastEnd(key) { break }
-                    count += 1
-                    if !options.countOnly && (options.limit <= 0 || kvs.count < options.limit) {
-                        kvs.append(try KeyValue(decoding: cursor.value))
-                    }
-                    found = try cursor.next()
-                }
-            }
-        }
-        return RangeResult(kvs: kvs, count: count, revision: currentRevision)
-    }
-
-    /// The versions live at a past revision, from the `hist` and `rev` tables.
-    private func rangeAt(_ keys: KeyRange, revision: Int64, options: RangeOptions, currentRevision: Int64) throws -> RangeResult {
-        var kvs: [KeyValue] = []
-        var count = 0
-        let seekEntry = RevisionKey.historySeek(atOrBelow: Revision(main: revision, sub: Int64.max))
-        try txn.withCursor(tables.history) { cursor in
-            var found: Bool
-            switch keys {
-            case .single(let key):
-                found = key.count <= LMDBEnvironment.maxKeyBytes ? try cursor.seek(exact: key) : false
-            case .interval(let start, _):
-                found = try Self.seek(&cursor, atOrAfter: start)
-            }
-            while found {
-                if keys.isPastEnd(cursor.key) { break }
-                let key = cursor.keyBytes
-                let positioned = try cursor.seekDup(key: key, atOrAfter: seekEntry)
-                if positioned {
-                    let (rev, tombstone) = RevisionKey.decodeHistoryEntry(cursor.value)
-                    if !tombstone {
-                        count += 1
-                        if !options.countOnly && (options.limit <= 0 || kvs.count < options.limit) {
-                            let revKey = RevisionKey.encode(rev)
-                            guard let kv = try txn.withValue(tables.revisions, revKey, { raw in try KeyValue(decoding: raw) }) else {
-                                // The index names a revision the revision table does not have.
-                                throw MVCCError.backend("revision \(rev) of a key is indexed but missing")
-                            }
-                            kvs.append(kv)
-                        }
-                    }
-                }
-                if case .single = keys { break }
-                // A failed GET_BOTH_RANGE leaves the cursor unpositioned: re-find the key first.
-                if !positioned { _ = try cursor.seek(exact: key) }
-                found = try cursor.nextNoDup()
-            }
-        }
-        return RangeResult(kvs: kvs, count: count, revision: currentRevision)
     }
 }

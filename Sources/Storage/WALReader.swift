@@ -150,8 +150,10 @@ struct WALReader {
         metadata = header.metadata
         let headerEnd = WALFormat.paddedSize(recordLength: 1 + WALFormat.segmentHeaderFixedBytes + header.metadata.count)
 
+        // `fileName` is formatted on each access: once per segment, not once per record.
+        let segmentFileName = name.fileName
         let end = try WALScanner.scan(bytes, from: headerEnd, salt: header.salt) { (view) throws(WALError) in
-            try self.apply(view, in: bytes, segment: name.fileName)
+            try self.apply(view, in: bytes, segment: segmentFileName)
         }
         switch end {
         case .clean(let offset):

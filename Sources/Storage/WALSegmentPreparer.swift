@@ -8,7 +8,8 @@ import Darwin
 /// Creates and preallocates the next WAL segment on a background queue, so a segment cut (on the
 /// raft thread, inside `append`) only writes a header, syncs and renames.
 ///
-/// The prepared file is `<wal-dir>/<n>.tmp`, preallocated to `segmentBytes` and fsynced; it has
+/// The prepared file is `<wal-dir>/<n>.tmp`, preallocated to `segmentBytes` (zero-filled too with
+/// `zeroFillSegments`) and fsynced; it has
 /// no records yet (all zeros). It becomes a segment only by `rename` after its header record is
 /// written and synced. `WriteAheadLog.open` deletes leftover `.tmp` files.
 ///
@@ -21,14 +22,30 @@ final class WALSegmentPreparer: @unchecked Sendable {
     }
 
     private let directory: String
-    private let segmentBytes: Int
+    private let options: WALOptions
     private let queue = DispatchQueue(label: "swetcd.wal.preallocate")
     private var prepared: Result<Prepared, SystemCallError>?
     private var counter = 0
 
-    init(directory: String, segmentBytes: Int) {
+    init(directory: String, options: WALOptions) {
         self.directory = directory
-        self.segmentBytes = segmentBytes
+        self.options = options
+    }
+
+    /// Allocates a new segment's blocks (and writes zeros over them with `zeroFillSegments`).
+    static func preallocate(_ fd: Int32, path: String, options: WALOptions) throws(SystemCallError) {
+        try POSIXFile.preallocate(fd, options.segmentBytes, path: path)
+        guard options.zeroFillSegments else { return }
+        let chunkBytes = 1 << 20
+        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
+        defer { zeros.deallocate() }
+        zeros.initializeMemory(as: UInt8.self, repeating: 0)
+        var offset = 0
+        while offset < options.segmentBytes {
+            let count = Swift.min(chunkBytes, options.segmentBytes - offset)
+            try POSIXFile.pwriteAll(fd, UnsafeRawBufferPointer(rebasing: zeros[0..<count]), offset: offset, path: path)
+            offset += count
+        }
     }
 
     /// Starts preparing a file in the background (replacing nothing: call after `take`).
@@ -67,7 +84,7 @@ final class WALSegmentPreparer: @unchecked Sendable {
         try POSIXFile.unlink(path)
         let fd = try POSIXFile.open(path, O_RDWR | O_CREAT | O_EXCL)
         do {
-            try POSIXFile.preallocate(fd, segmentBytes, path: path)
+            try Self.preallocate(fd, path: path, options: options)
             try POSIXFile.fsync(fd, path: path)
         } catch {
             POSIXFile.close(fd)

@@ -427,6 +427,9 @@ import Testing
             let writerDone = Atomic<Bool>(false)
             let filler = [UInt8](repeating: 7, count: 2000)
             let writer: @Sendable () -> Void = {
+                // Start once the readers run, so commits and map growth overlap their reads.
+                let start = DispatchTime.now().uptimeNanoseconds
+                while readsDone.load(ordering: .relaxed) < 3 && DispatchTime.now().uptimeNanoseconds - start < 5_000_000_000 { sched_yield() }
                 do {
                     for i in 1...commits {
                         try env.write { txn throws in
@@ -442,7 +445,7 @@ import Testing
             }
             let reader: @Sendable () -> Void = {
                 var last: UInt64 = 0
-                while !writerDone.load(ordering: .acquiring) {
+                repeat {
                     do {
                         let (a, b) = try env.read { txn throws in
                             (try txn.get(db, [UInt8]("a"))!, try txn.get(db, [UInt8]("b"))!)
@@ -454,7 +457,7 @@ import Testing
                     } catch {
                         failures.add(1, ordering: .relaxed)
                     }
-                }
+                } while !writerDone.load(ordering: .acquiring)
             }
             runOnThreads([writer, reader, reader, reader])
             #expect(failures.load(ordering: .relaxed) == 0)

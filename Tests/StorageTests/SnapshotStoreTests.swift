@@ -109,7 +109,7 @@ import Testing
         let mode = try FileManager.default.attributesOfItem(atPath: dataDir.memberDirectory)[.posixPermissions] as! Int
         #expect(mode == 0o700)
         #expect(dataDir.isNew)
-        let log = try WriteAheadLog.create(directory: dataDir.walDirectory, metadata: [1], segmentBytes: 4096)
+        let log = try WriteAheadLog.create(directory: dataDir.walDirectory, metadata: [1], options: WALOptions(segmentBytes: 4096))
         try log.close()
         #expect(!dataDir.isNew)
         let env = try LMDBEnvironment(path: dataDir.backendPath, mapSizeBytes: 1 << 20)

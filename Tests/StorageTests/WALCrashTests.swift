@@ -28,9 +28,9 @@ import Testing
         var rng = SplitMix64(seed: UInt64(spec[1])!)
         let log: WriteAheadLog
         if WriteAheadLog.exists(directory: walDir) {
-            log = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.segmentBytes).log
+            log = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.segmentBytes)).log
         } else {
-            log = try WriteAheadLog.create(directory: walDir, metadata: [UInt8]("crash"), segmentBytes: Self.segmentBytes)
+            log = try WriteAheadLog.create(directory: walDir, metadata: [UInt8]("crash"), options: WALOptions(segmentBytes: Self.segmentBytes))
         }
         var next = log.lastIndex + 1
         while true {
@@ -62,22 +62,17 @@ import Testing
         var roundsWithWrites = 0
         var repairs = 0
         for round in 0..<rounds {
-            let child = Process()
-            child.executableURL = URL(fileURLWithPath: executable)
-            child.arguments = ["--testing-library", "swift-testing", "--filter", "walCrashChildWriter"]
             var childEnvironment = environment
             childEnvironment[Self.childKey] = "\(walDir)|\(rng.next())"
-            child.environment = childEnvironment
-            let pipe = Pipe()
-            child.standardOutput = pipe
-            child.standardError = FileHandle.nullDevice
-            try child.run()
+            let (pid, output) = try Self.spawn(executable, ["--testing-library", "swift-testing", "--filter", "walCrashChildWriter"], childEnvironment)
             let delayMilliseconds = UInt32.random(in: 150...700, using: &rng)
             usleep(delayMilliseconds * 1000)
-            kill(child.processIdentifier, SIGKILL)
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            child.waitUntilExit()
-            let reported = String(decoding: output, as: UTF8.self).split(separator: "\n")
+            kill(pid, SIGKILL)
+            let outputData = output.readDataToEndOfFile()
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            let reportedText = String(decoding: outputData, as: UTF8.self)
+            let reported = reportedText.split(separator: "\n")
                 .compactMap { $0.hasPrefix("SYNCED ") ? UInt64($0.dropFirst(7)) : nil }
             if let last = reported.last {
                 #expect(last > highestSynced, "seed \(seed) round \(round): indexes go forward")
@@ -86,7 +81,7 @@ import Testing
             }
 
             var roundRepairs: [WALRepair] = []
-            let (log, contents) = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.segmentBytes) { roundRepairs.append($0) }
+            let (log, contents) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.segmentBytes)) { roundRepairs.append($0) }
             repairs += roundRepairs.count
             let lastIndex = contents.entries.last?.index ?? 0
             #expect(lastIndex >= highestSynced, "seed \(seed) round \(round): synced \(highestSynced) but the log ends at \(lastIndex)")
@@ -97,7 +92,7 @@ import Testing
                 // Release never went past what the newest snapshot needs.
                 #expect((contents.entries.first?.index ?? 1) <= marker.index + 1, "seed \(seed) round \(round)")
                 try log.close()
-                let (fromSnapshot, afterSnapshot) = try WriteAheadLog.open(directory: walDir, fromSnapshot: marker, segmentBytes: Self.segmentBytes)
+                let (fromSnapshot, afterSnapshot) = try WriteAheadLog.open(directory: walDir, fromSnapshot: marker, options: WALOptions(segmentBytes: Self.segmentBytes))
                 #expect(afterSnapshot.entries.first.map { $0.index == marker.index + 1 } ?? true, "seed \(seed) round \(round)")
                 #expect((afterSnapshot.entries.last?.index ?? marker.index) == max(lastIndex, marker.index))
                 try fromSnapshot.close()
@@ -108,5 +103,34 @@ import Testing
         }
         print("WAL crash test: seed \(seed): \(roundsWithWrites)/\(rounds) rounds wrote, highest synced index \(highestSynced), \(repairs) torn tails repaired")
         #expect(roundsWithWrites > 0, "seed \(seed): the child writer never reported a sync (did it start?)")
+    }
+
+    /// Starts `executable` with stdout on a pipe (returned) and stderr on /dev/null, by
+    /// `posix_spawn` (vfork + exec: the child holds copies of our descriptors, such as another
+    /// test's WAL lock, only for the instant before exec closes them; Foundation's `Process`
+    /// keeps them longer, which made other tests' flocks fail spuriously).
+    static func spawn(_ executable: String, _ arguments: [String], _ environment: [String: String]) throws -> (pid_t, FileHandle) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw POSIXError(.EIO) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
+        }
+        return (pid, FileHandle(fileDescriptor: fds[0], closeOnDealloc: true))
     }
 }

@@ -77,7 +77,7 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         var lastState = HardState()
         for batch in 0..<100 {
             let first = UInt64(batch * 10 + 1)
@@ -98,7 +98,7 @@ import Testing
         #expect(names[0] == "0000000000000000-0000000000000000.wal")
 
         var repairs: [WALRepair] = []
-        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes) { repairs.append($0) }
+        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes)) { repairs.append($0) }
         defer { try? reopened.close() }
         #expect(repairs.isEmpty)
         #expect(contents.metadata == Self.metadata)
@@ -114,13 +114,13 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: 8192)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: 8192))
         try log.append(entries: Self.entries(1...2))
         try log.append(entries: Self.entries(3...100, bytes: 1000))  // ~100 KB
         try log.append(entries: Self.entries(101...102))
         try log.sync()
         try log.close()
-        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, segmentBytes: 8192)
+        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: 8192))
         try reopened.close()
         #expect(contents.entries.count == 102)
         #expect(contents.entries[50] == Self.entry(51, bytes: 1000))
@@ -130,7 +130,7 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try log.append(entries: Self.entries(1...100, term: 1), hardState: HardState(term: 1, vote: 1, commit: 50))
         // A new leader overwrites 61... with term 2, in a later segment than the originals.
         try log.append(entries: Self.entries(61...70, term: 2), hardState: HardState(term: 2, vote: 3, commit: 60))
@@ -140,7 +140,7 @@ import Testing
         try log.append(entries: Self.entries(74...80, term: 3))
         try log.sync()
         try log.close()
-        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes)
+        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try reopened.close()
         let expected = Self.entries(1...60, term: 1) + Self.entries(61...73, term: 2) + Self.entries(74...80, term: 3)
         #expect(contents.entries == expected)
@@ -153,7 +153,7 @@ import Testing
     /// segment files and where that last record starts and ends.
     func logWithKnownLastRecord(_ dir: TemporaryDirectory) throws -> (walDir: String, lastSegment: String, start: Int, end: Int) {
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes, preallocateAhead: false)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes, preallocateAhead: false))
         try log.append(entries: Self.entries(1...20, bytes: 100), hardState: HardState(term: 1, vote: 1, commit: 20))
         let start = log.offset
         try log.append(entries: [Self.entry(21, bytes: 301)])
@@ -192,7 +192,7 @@ import Testing
             try damaged.write(to: URL(fileURLWithPath: "\(copyWal)/\(segmentName)"))
 
             var repairs: [WALRepair] = []
-            let (log, contents) = try WriteAheadLog.open(directory: copyWal, segmentBytes: Self.smallSegmentBytes, preallocateAhead: false) {
+            let (log, contents) = try WriteAheadLog.open(directory: copyWal, options: WALOptions(segmentBytes: Self.smallSegmentBytes, preallocateAhead: false)) {
                 repairs.append($0)
             }
             // Everything before the torn record survives. The record itself survives only when just
@@ -208,7 +208,7 @@ import Testing
             try log.append(entries: [Self.entry(21, term: 2)], hardState: HardState(term: 2, vote: 1, commit: 21))
             try log.sync()
             try log.close()
-            let (again, reread) = try WriteAheadLog.open(directory: copyWal, segmentBytes: Self.smallSegmentBytes, preallocateAhead: false) { _ in
+            let (again, reread) = try WriteAheadLog.open(directory: copyWal, options: WALOptions(segmentBytes: Self.smallSegmentBytes, preallocateAhead: false)) { _ in
                 Issue.record("second open should find a clean log (cut at \(cut))")
             }
             try again.close()
@@ -230,7 +230,7 @@ import Testing
         bytes[target] ^= 0x10
         try bytes.write(to: URL(fileURLWithPath: lastSegment))
         #expect {
-            _ = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         } throws: { error in
             guard case .corrupt(let segment, let offset, _) = error as? WALError else { return false }
             return lastSegment.hasSuffix(segment) && offset < start && offset >= target - 200
@@ -241,7 +241,7 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes, preallocateAhead: false)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes, preallocateAhead: false))
         try log.append(entries: Self.entries(1...40))
         let firstSegment = "\(walDir)/\(log.segment.fileName)"
         let firstEnd = log.offset
@@ -254,7 +254,7 @@ import Testing
         bytes[firstEnd - 20] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: firstSegment))
         #expect {
-            _ = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         } throws: { error in
             if case .corrupt(let segment, _, let reason) = error as? WALError {
                 return firstSegment.hasSuffix(segment) && reason.contains("not the last segment")
@@ -267,7 +267,7 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: 64 << 10, preallocateAhead: false)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: 64 << 10, preallocateAhead: false))
         try log.append(entries: Self.entries(1...10))
         try log.sync()
         try log.append(entries: Self.entries(11...100))  // one unsynced batch spanning many pages
@@ -278,7 +278,7 @@ import Testing
         bytes.replaceSubrange(8192..<12288, with: Data(count: 4096))
         try bytes.write(to: URL(fileURLWithPath: path))
         var repairs: [WALRepair] = []
-        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, segmentBytes: 64 << 10) { repairs.append($0) }
+        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: 64 << 10)) { repairs.append($0) }
         try reopened.close()
         #expect(repairs.count == 1)
         #expect(repairs.first.map { $0.offset < 8192 && $0.offset > 8192 - 400 } == true)
@@ -293,21 +293,21 @@ import Testing
         var bytes = try Data(contentsOf: URL(fileURLWithPath: lastSegment))
         bytes[12] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: lastSegment))
-        #expect(throws: WALError.self) { _ = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes) }
+        #expect(throws: WALError.self) { _ = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes)) }
     }
 
     @Test func aMissingSegmentInTheSequenceIsCorruption() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes, preallocateAhead: false)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes, preallocateAhead: false))
         for first in stride(from: UInt64(1), through: 291, by: 10) { try log.append(entries: Self.entries(first...(first + 9))) }
         try log.sync()
         let names = log.segmentFileNames
         try log.close()
         try FileManager.default.removeItem(atPath: "\(walDir)/\(names[2])")
         #expect {
-            _ = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         } throws: { error in
             if case .corrupt(_, _, let reason) = error as? WALError { return reason.contains("sequence gap") }
             return false
@@ -325,7 +325,7 @@ import Testing
     /// 1...600 in many segments with a snapshot marker at 300 (term 1) and one at 500 (term 2).
     func logWithSnapshots(_ dir: TemporaryDirectory) throws -> (walDir: String, names: [String]) {
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try appendInBatches(log, 1...320, term: 1, hardState: HardState(term: 1, vote: 1, commit: 320))
         try log.saveSnapshotMarker(index: 300, term: 1)
         try appendInBatches(log, 321...450, term: 1, hardState: HardState(term: 1, vote: 1, commit: 450))
@@ -349,7 +349,7 @@ import Testing
         for name in names[0..<keepFrom] {
             try Data(repeating: 0xEE, count: 4096).write(to: URL(fileURLWithPath: "\(walDir)/\(name)"))
         }
-        let (log, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 500, term: 2), segmentBytes: Self.smallSegmentBytes)
+        let (log, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 500, term: 2), options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         defer { try? log.close() }
         #expect(contents.entries == Self.entries(501...600, term: 2))
         #expect(contents.entriesFollow == WALSnapshotMarker(index: 500, term: 2))
@@ -363,7 +363,7 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let (walDir, _) = try logWithSnapshots(dir)
-        let (log, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 300, term: 1), segmentBytes: Self.smallSegmentBytes)
+        let (log, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 300, term: 1), options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try log.close()
         #expect(contents.entries == Self.entries(301...450) + Self.entries(451...600, term: 2))
         #expect(contents.lastSnapshot == WALSnapshotMarker(index: 500, term: 2))
@@ -377,10 +377,10 @@ import Testing
         defer { dir.remove() }
         let (walDir, _) = try logWithSnapshots(dir)
         #expect(throws: WALError.snapshotNotFound(index: 400, term: 1)) {
-            _ = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 400, term: 1), segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 400, term: 1), options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         }
         #expect(throws: WALError.snapshotMismatch(index: 500, expectedTerm: 3, foundTerm: 2)) {
-            _ = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 500, term: 3), segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 500, term: 3), options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         }
     }
 
@@ -388,14 +388,14 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try log.append(entries: Self.entries(1...10))
         try log.saveSnapshotMarker(index: 1000, term: 4)
         #expect(log.lastIndex == 1000)
         try log.append(entries: Self.entries(1001...1005, term: 4))
         try log.sync()
         try log.close()
-        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes)
+        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try reopened.close()
         #expect(contents.entriesFollow == WALSnapshotMarker(index: 1000, term: 4))
         #expect(contents.entries == Self.entries(1001...1005, term: 4))
@@ -405,7 +405,7 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let (walDir, names) = try logWithSnapshots(dir)
-        let (log, _) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 300, term: 1), segmentBytes: Self.smallSegmentBytes)
+        let (log, _) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 300, term: 1), options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         let keepFrom = names.lastIndex { WALSegmentName(fileName: $0)!.firstIndex <= 500 }!
         // With the default of 5 kept, only the excess over 5 goes, and never past keepFrom.
         let deletedFirst = try log.releaseSegments(before: 500)
@@ -421,12 +421,12 @@ import Testing
         let onDisk = try FileManager.default.contentsOfDirectory(atPath: walDir).filter { $0.hasSuffix(".wal") }.sorted()
         #expect(onDisk == current)
         #expect(onDisk.first == names[keepFrom])
-        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 500, term: 2), segmentBytes: Self.smallSegmentBytes)
+        let (reopened, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 500, term: 2), options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try reopened.close()
         #expect(contents.entries == Self.entries(501...601, term: 2))
         // Opening from the older snapshot is no longer possible: its entries are gone.
         #expect(throws: WALError.self) {
-            _ = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 300, term: 1), segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.open(directory: walDir, fromSnapshot: WALSnapshotMarker(index: 300, term: 1), options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         }
     }
 
@@ -436,18 +436,18 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         #expect(throws: WALError.locked(path: "\(walDir)/lock")) {
-            _ = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         }
         #expect(throws: WALError.locked(path: "\(walDir)/lock")) {
-            _ = try WriteAheadLog.create(directory: walDir, metadata: [], segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.create(directory: walDir, metadata: [], options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         }
         try log.close()
         #expect(throws: WALError.alreadyExists(directory: walDir)) {
-            _ = try WriteAheadLog.create(directory: walDir, metadata: [], segmentBytes: Self.smallSegmentBytes)
+            _ = try WriteAheadLog.create(directory: walDir, metadata: [], options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         }
-        let (reopened, _) = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes)
+        let (reopened, _) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try reopened.close()
         #expect(throws: WALError.closed) { try reopened.append(entries: [Self.entry(1)]) }
     }
@@ -464,10 +464,10 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let walDir = walDirectory(dir)
-        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, segmentBytes: Self.smallSegmentBytes)
+        let log = try WriteAheadLog.create(directory: walDir, metadata: Self.metadata, options: WALOptions(segmentBytes: Self.smallSegmentBytes))
         try log.close()
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\(walDir)/7.tmp"))
-        let (reopened, _) = try WriteAheadLog.open(directory: walDir, segmentBytes: Self.smallSegmentBytes, preallocateAhead: false)
+        let (reopened, _) = try WriteAheadLog.open(directory: walDir, options: WALOptions(segmentBytes: Self.smallSegmentBytes, preallocateAhead: false))
         try reopened.close()
         #expect(!FileManager.default.fileExists(atPath: "\(walDir)/7.tmp"))
     }

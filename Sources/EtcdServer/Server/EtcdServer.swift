@@ -33,6 +33,7 @@ public final class EtcdServer: @unchecked Sendable {
     public var identity: ServerIdentity? { core?.identity }
 
     public func start() throws {
+        let startedAt = DispatchTime.now()
         let dataDir = config.effectiveDataDir
         let memberDir = dataDir + "/member"
         let walDir = config.walDir.isEmpty ? memberDir + "/wal" : config.walDir
@@ -62,9 +63,14 @@ public final class EtcdServer: @unchecked Sendable {
                 "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
             ])
         } else {
-            // The WAL's own snapshot markers say where replay may start: each was written after
-            // the backend was flushed to disk at that index.
-            let marker = try WriteAheadLog.readSnapshotMarkers(directory: walDir).markers.last { $0.index <= store.meta.appliedIndex }
+            // The newest .snap file says where the WAL must be read from: its marker was written
+            // to the WAL first, after the backend had been flushed to disk at that index, so
+            // nothing before it is needed and only the segments from there on are read.
+            let applied = store.meta.appliedIndex
+            let snapshot = try snapshots.loadNewest(where: { $0.index <= applied }, onBroken: { name, reason in
+                self.logger.warning("skipped a broken snapshot file", metadata: ["file": "\(name)", "reason": "\(reason)"])
+            })
+            let marker = snapshot.map { WALSnapshotMarker(index: $0.metadata.index, term: $0.metadata.term) }
             let (opened, contents) = try WriteAheadLog.open(directory: walDir, fromSnapshot: marker, onRepair: { repair in
                 self.logger.warning("repaired the WAL's torn tail", metadata: ["repair": "\(repair)"])
             })
@@ -131,7 +137,8 @@ public final class EtcdServer: @unchecked Sendable {
             "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
             "local-member-attributes": "{Name:\(config.name) ClientURLs:[\(config.advertiseClientURLs.joined(separator: " "))]}",
         ])
-        logger.info("ready to serve client requests")
+        let startupMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - startedAt.uptimeNanoseconds) / 1e6
+        logger.info("ready to serve client requests", metadata: ["startup-ms": "\(Int(startupMilliseconds))"])
     }
 
     /// Stops listening, finishes the batch in progress, and closes storage.
