@@ -166,13 +166,20 @@ final class WatchHub: @unchecked Sendable {
     /// session so each session gets one event-loop task per publish.
     private static func route(_ s: inout State, _ changes: ArraySlice<MVCCChange>, revision: Int64,
                               into out: inout [ObjectIdentifier: (WatchSession, [WatchDelivery])]) {
-        var matched: [WatcherKey: [MVCCChange]] = [:]
+        var matched: [WatcherKey: [EncodedChange]] = [:]
         for change in changes {
+            var encoded: EncodedChange?
+            func shared() -> EncodedChange {
+                if let encoded { return encoded }
+                let e = EncodedChange(change)
+                encoded = e
+                return e
+            }
             if let keys = s.singleKey[change.kv.key] {
-                for key in keys where s.watchers[key]!.spec.wants(change) { matched[key, default: []].append(change) }
+                for key in keys where s.watchers[key]!.spec.wants(change) { matched[key, default: []].append(shared()) }
             }
             for key in s.ranges where s.watchers[key]!.spec.wants(change) {
-                matched[key, default: []].append(change)
+                matched[key, default: []].append(shared())
             }
         }
         for (key, events) in matched {
@@ -250,7 +257,7 @@ final class WatchHub: @unchecked Sendable {
                     logger.error("watch catch-up read failed", metadata: ["error": "\(error)"])
                     continue
                 }
-                let wanted = batch.changes.filter { w.spec.wants($0) }
+                let wanted = batch.changes.filter { w.spec.wants($0) }.map(EncodedChange.init)
                 if !wanted.isEmpty {
                     w.session.deliverCatchUp(watchID: key.watchID, changes: wanted, upTo: batch.nextRevision - 1, storeRevision: published)
                 }

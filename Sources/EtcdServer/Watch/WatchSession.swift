@@ -8,7 +8,7 @@ import Transport
 /// One revision's changes for one watcher.
 struct WatchDelivery: Sendable {
     var watchID: Int64
-    var changes: [MVCCChange]
+    var changes: [EncodedChange]
     var revision: Int64
 }
 
@@ -185,10 +185,10 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         }
     }
 
-    func deliverCatchUp(watchID: Int64, changes: [MVCCChange], upTo: Int64, storeRevision: Int64) {
+    func deliverCatchUp(watchID: Int64, changes: [EncodedChange], upTo: Int64, storeRevision: Int64) {
         eventLoop.execute {
             guard !self.closed, var w = self.watches[watchID] else { return }
-            let fresh = changes.filter { $0.kv.modRevision > w.sentUpTo }
+            let fresh = changes.filter { $0.revision > w.sentUpTo }
             if !fresh.isEmpty {
                 self.sendEvents(watchID, &w, fresh, headerRevision: storeRevision, upTo: upTo)
             } else {
@@ -242,20 +242,12 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
 
     // MARK: sending
 
-    private func sendEvents(_ watchID: Int64, _ w: inout Watch, _ changes: [MVCCChange], headerRevision: Int64, upTo: Int64) {
-        var events: [Event] = []
-        events.reserveCapacity(changes.count)
-        for c in changes {
-            events.append(Event(type: c.isDelete ? .delete : .put, kv: c.kv, prevKV: w.spec.prevKV ? c.prevKV : nil))
-        }
-        var response = WatchResponse()
-        response.header = server.header(revision: headerRevision)
-        response.watchID = watchID
-        response.events = events
+    private func sendEvents(_ watchID: Int64, _ w: inout Watch, _ changes: [EncodedChange], headerRevision: Int64, upTo: Int64) {
+        let header = server.header(revision: headerRevision)
         if w.spec.fragment {
-            sendFragmented(response)
+            sendFragmented(header: header, watchID: watchID, changes, prevKV: w.spec.prevKV)
         } else {
-            send(response)
+            stream.send(WatchResponseEncoder.encode(header: header, watchID: watchID, events: changes, prevKV: w.spec.prevKV))
         }
         w.sentUpTo = max(w.sentUpTo, upTo)
         w.sentSinceProgress = true
@@ -263,29 +255,21 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
 
     /// Splits a response larger than `--max-request-bytes` into fragments (all but the last
     /// marked `fragment`), as etcd does for watchers that asked for it.
-    private func sendFragmented(_ response: WatchResponse) {
+    private func sendFragmented(header: ResponseHeader, watchID: Int64, _ changes: [EncodedChange], prevKV: Bool) {
         let limit = server.config.maxRequestBytes
-        let whole = response.serializedBytes()
-        guard whole.count > limit, response.events.count > 1 else {
-            stream.send(whole)
-            return
-        }
-        var part = response
-        part.events = []
+        var part: [EncodedChange] = []
         var size = 0
-        for (i, event) in response.events.enumerated() {
-            let eventBytes = event.serializedBytes().count + 8
-            if !part.events.isEmpty && size + eventBytes > limit {
-                part.fragment = true
-                send(part)
-                part.events = []
+        for (i, change) in changes.enumerated() {
+            let bytes = (prevKV ? change.eventWithPrevKV.count : change.event.count) + 8
+            if !part.isEmpty && size + bytes > limit {
+                stream.send(WatchResponseEncoder.encode(header: header, watchID: watchID, events: part, prevKV: prevKV, fragment: true))
+                part = []
                 size = 0
             }
-            part.events.append(event)
-            size += eventBytes
-            if i == response.events.count - 1 {
-                part.fragment = false
-                send(part)
+            part.append(change)
+            size += bytes
+            if i == changes.count - 1 {
+                stream.send(WatchResponseEncoder.encode(header: header, watchID: watchID, events: part, prevKV: prevKV))
             }
         }
     }
