@@ -171,9 +171,11 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
 
     private func deliverLive(_ deliveries: [WatchDelivery]) {
         guard !closed else { return }
+        // Checked once per batch: the sends below are flushed together after this task.
+        let congestedNow = stream.pendingOutboundBytes > Self.congestionBytesMax
         for d in deliveries {
             guard var w = watches[d.watchID], !w.lagging, d.revision > w.sentUpTo else { continue }
-            if stream.pendingOutboundBytes > Self.congestionBytesMax {
+            if congestedNow {
                 w.lagging = true
                 watches[d.watchID] = w
                 congested.store(true, ordering: .relaxed)
@@ -242,8 +244,16 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
 
     // MARK: sending
 
+    private var cachedHeader: (revision: Int64, header: ResponseHeader)?
+
     private func sendEvents(_ watchID: Int64, _ w: inout Watch, _ changes: [EncodedChange], headerRevision: Int64, upTo: Int64) {
-        let header = server.header(revision: headerRevision)
+        let header: ResponseHeader
+        if let cached = cachedHeader, cached.revision == headerRevision {
+            header = cached.header
+        } else {
+            header = server.header(revision: headerRevision)
+            cachedHeader = (headerRevision, header)
+        }
         if w.spec.fragment {
             sendFragmented(header: header, watchID: watchID, changes, prevKV: w.spec.prevKV)
         } else {

@@ -31,7 +31,9 @@ final class HTTP2ConnectionSink: @unchecked Sendable {
         if eventLoop.inEventLoop {
             // Keep order with anything queued from other threads before this.
             if lock.withLock({ !queue.isEmpty }) { drain() }
-            handler?.applyBatch(CollectionOfOne(operation))
+            // Sends made on the loop (a watch session fanning one revision out to a hundred
+            // watchers) are written together at the end of this loop tick, not one by one.
+            handler?.applyDeferringFlush(operation)
             return
         }
         let wasEmpty = lock.withLock { () -> Bool in

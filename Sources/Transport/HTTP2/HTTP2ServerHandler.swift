@@ -319,6 +319,25 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         if flushNeeded { flushOutput() }
     }
 
+    /// A deferred flush is scheduled on the loop (at most one at a time).
+    private var deferredFlushScheduled = false
+
+    /// Applies one operation made on the event loop; the frames it produces are written by one
+    /// flush scheduled behind the current task, shared by every operation until then.
+    func applyDeferringFlush(_ operation: HTTP2ConnectionSink.Operation) {
+        inBatch = true
+        apply(operation)
+        inBatch = false
+        guard flushNeeded, !deferredFlushScheduled, let context else { return }
+        deferredFlushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = bound.value
+            handler.deferredFlushScheduled = false
+            if handler.flushNeeded { handler.flushOutput() }
+        }
+    }
+
     /// After operations applied from the sink: one write for the whole batch.
     func flushOutputSoon() {
         requestFlush()
