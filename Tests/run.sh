@@ -14,8 +14,8 @@ PY=/usr/bin/python3
 failed=()
 step() { echo; echo "=== $*"; }
 
-# etcd's own e2e tests that need only KV (and the single-member basics they rely on).
-E2E_KV='^(TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|TestCtlV3PutClientAutoTLS|TestCtlV3PutPeerTLS|TestCtlV3PutTimeout|TestCtlV3PutClientTLSFlagByEnv|TestCtlV3PutIgnoreValue|TestCtlV3Get|TestCtlV3GetNoTLS|TestCtlV3GetClientTLS|TestCtlV3GetClientAutoTLS|TestCtlV3GetPeerTLS|TestCtlV3GetTimeout|TestCtlV3GetFormat|TestCtlV3GetRev|TestCtlV3GetKeysOnly|TestCtlV3GetRevokedCRL|TestCtlV3Del|TestCtlV3DelNoTLS|TestCtlV3DelClientTLS|TestCtlV3DelPeerTLS|TestCtlV3DelTimeout|TestCtlV3TxnInteractiveSuccess|TestCtlV3TxnInteractiveSuccessNoTLS|TestCtlV3TxnInteractiveSuccessClientTLS|TestCtlV3TxnInteractiveSuccessPeerTLS|TestCtlV3TxnInteractiveFail|TestCtlV3Compact|TestCtlV3CompactPhysical|TestCtlV3Version|TestCtlV3DialWithHTTPScheme|TestCtlV3EndpointHealth)$'
+# etcd's own e2e tests that need only KV and leases (and the single-member basics they rely on).
+E2E_KV='^(TestCtlV3Lease.*|TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|TestCtlV3PutClientAutoTLS|TestCtlV3PutPeerTLS|TestCtlV3PutTimeout|TestCtlV3PutClientTLSFlagByEnv|TestCtlV3PutIgnoreValue|TestCtlV3Get|TestCtlV3GetNoTLS|TestCtlV3GetClientTLS|TestCtlV3GetClientAutoTLS|TestCtlV3GetPeerTLS|TestCtlV3GetTimeout|TestCtlV3GetFormat|TestCtlV3GetRev|TestCtlV3GetKeysOnly|TestCtlV3GetRevokedCRL|TestCtlV3Del|TestCtlV3DelNoTLS|TestCtlV3DelClientTLS|TestCtlV3DelPeerTLS|TestCtlV3DelTimeout|TestCtlV3TxnInteractiveSuccess|TestCtlV3TxnInteractiveSuccessNoTLS|TestCtlV3TxnInteractiveSuccessClientTLS|TestCtlV3TxnInteractiveSuccessPeerTLS|TestCtlV3TxnInteractiveFail|TestCtlV3Compact|TestCtlV3CompactPhysical|TestCtlV3Version|TestCtlV3DialWithHTTPScheme|TestCtlV3EndpointHealth)$'
 
 step "test dependencies"
 # What the tests use besides the build: protoc (codec cross-check), pytest + grpcio + grpcio-tools
@@ -49,8 +49,8 @@ step "integration tests (real etcdctl 3.5.1 / 3.4.23, real etcd 3.5.1, python gr
 SWETCD_BIN=$BIN $PY -m pytest -q -p no:cacheprovider Tests/Integration || failed+=("integration tests")
 
 if [ -z "${SKIP_E2E:-}" ]; then
-  step "etcd's e2e suite: KV subset"
-  "$REF_TOOLS/e2e.sh" --timeout 20m "$BIN" "$E2E_KV" || failed+=("etcd e2e KV subset")
+  step "etcd's e2e suite: KV and lease subset"
+  "$REF_TOOLS/e2e.sh" --timeout 20m "$BIN" "$E2E_KV" || failed+=("etcd e2e KV and lease subset")
 fi
 
 if [ -z "${SKIP_DOCKER:-}" ]; then
