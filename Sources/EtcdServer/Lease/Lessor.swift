@@ -6,6 +6,10 @@ import Synchronization
 /// time-to-live, list) and changed by the raft thread (after each committed batch, and by the
 /// expiry round). Owns the clock; the table never reads it.
 ///
+/// The clock is read inside the lock: a keep-alive and the expiry round are then ordered by the
+/// lock and by time alike, so a lease the round has found expired can never be renewed after
+/// (a renewal that read the clock earlier but took the lock later would otherwise succeed).
+///
 /// Who calls what: `published` after a batch commits (raft thread), `takeExpired` from the expiry
 /// round (raft thread), `promote`/`demote` when this member gains or loses leadership, the
 /// queries from any thread.
@@ -50,8 +54,7 @@ final class Lessor: Sendable {
     /// (etcd extends by the election timeout). On a restart every lease so gets its full TTL
     /// again, as in etcd.
     func promote(extendNanoseconds: Int64) {
-        let now = clock.nowNanoseconds
-        state.withLock { $0.table.promote(extendNanoseconds: extendNanoseconds, now: now) }
+        state.withLock { $0.table.promote(extendNanoseconds: extendNanoseconds, now: clock.nowNanoseconds) }
     }
 
     func demote() {
@@ -72,8 +75,8 @@ final class Lessor: Sendable {
     /// in a keep-alive at once).
     func published<Requests: Sequence<InternalRaftRequest>>(_ requests: Requests, results: [Result<ApplyResult, EtcdError>]) {
         var revokedIDs: [Int64] = []
-        let now = clock.nowNanoseconds
         state.withLock { s in
+            let now = clock.nowNanoseconds
             for (i, request) in requests.enumerated() {
                 guard case .success(let applied) = results[i] else { continue }
                 switch applied {
@@ -104,8 +107,7 @@ final class Lessor: Sendable {
 
     /// Expired leases to propose revokes for (at most `limit`); see `LeaseTable.takeExpired`.
     func takeExpired(limit: Int) -> [Int64] {
-        let now = clock.nowNanoseconds
-        return state.withLock { $0.table.takeExpired(now: now, limit: limit) }
+        state.withLock { $0.table.takeExpired(now: clock.nowNanoseconds, limit: limit) }
     }
 
     /// Nanoseconds until the next lease may expire (nil: none scheduled).
@@ -119,9 +121,8 @@ final class Lessor: Sendable {
     /// Renews `id`. For a lease past its expiry, returns nil and calls `whenSettled` once the
     /// revoke is published (`.notFound`) or this member stops leading (`.notPrimary`).
     func renew(_ id: Int64, whenSettled: @escaping @Sendable (RenewOutcome) -> Void) -> RenewOutcome? {
-        let now = clock.nowNanoseconds
-        return state.withLock { s in
-            let outcome = s.table.renew(id: id, now: now)
+        state.withLock { s in
+            let outcome = s.table.renew(id: id, now: clock.nowNanoseconds)
             guard outcome == .expired else { return outcome }
             s.revokeWaiters[id, default: []].append(whenSettled)
             return nil
@@ -129,8 +130,7 @@ final class Lessor: Sendable {
     }
 
     func timeToLive(_ id: Int64) -> (ttlSeconds: Int64, grantedTTLSeconds: Int64)? {
-        let now = clock.nowNanoseconds
-        return state.withLock { $0.table.timeToLive(id: id, now: now) }
+        state.withLock { $0.table.timeToLive(id: id, now: clock.nowNanoseconds) }
     }
 
     func idsByExpiry() -> [Int64] {
