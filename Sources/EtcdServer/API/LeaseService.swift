@@ -51,7 +51,11 @@ struct LeaseService {
                 stream.finish(error.status)
                 return ClosedStreamObserver()
             }
-            return LeaseKeepAliveObserver(server: server, stream: stream, eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            return LeaseKeepAliveObserver(
+                stream: stream, lessor: server.lessor,
+                header: { server.header(revision: server.currentRevision()) },
+                onLoop: { work in eventLoop.execute(work) })
         })
     }
 
@@ -93,19 +97,24 @@ final class LeaseKeepAliveObserver: GRPCStreamObserver, @unchecked Sendable {
     static let outboundBytesMax = 1 << 20
     static let backlogRequestsMax = 10_000
 
-    private let server: EtcdServerCore
     private let stream: any GRPCServerStream
-    private let eventLoop: any EventLoop
+    private let lessor: Lessor
+    /// The response header as of now.
+    private let header: () -> ResponseHeader
+    /// Runs work on the stream's event loop (from the lessor's callback, on another thread).
+    private let onLoop: @Sendable (@escaping @Sendable () -> Void) -> Void
     /// Set while a request waits for an expired lease's revoke.
     private var waiting = false
     private var backlog: CircularBuffer<Int64> = []
     private var clientEnded = false
     private var done = false
 
-    init(server: EtcdServerCore, stream: any GRPCServerStream, eventLoop: any EventLoop) {
-        self.server = server
+    init(stream: any GRPCServerStream, lessor: Lessor, header: @escaping () -> ResponseHeader,
+         onLoop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) {
         self.stream = stream
-        self.eventLoop = eventLoop
+        self.lessor = lessor
+        self.header = header
+        self.onLoop = onLoop
     }
 
     func received(_ message: [UInt8]) {
@@ -139,9 +148,11 @@ final class LeaseKeepAliveObserver: GRPCStreamObserver, @unchecked Sendable {
     private func renew(_ id: Int64) {
         // The header is taken before the renew (etcd does the same), so a client never sees a
         // renewal at a revision after the lease's revoke.
-        let header = server.header(revision: server.currentRevision())
-        let outcome = server.lessor.renew(id) { [weak self, eventLoop] settled in
-            eventLoop.execute { self?.settled(id, header: header, outcome: settled) }
+        let header = self.header()
+        // Held strongly until the revoke settles it: a bounded wait (the expiry round proposes
+        // the revoke as soon as the lease is due).
+        let outcome = lessor.renew(id) { [self, onLoop] settled in
+            onLoop { self.settled(id, header: header, outcome: settled) }
         }
         if let outcome {
             answer(id, header: header, outcome: outcome)
