@@ -382,3 +382,51 @@ def test_two_thousand_idle_connections(swetcd):
         for s in conns:
             s.close()
     assert_healthy(server, "idle-connections-closed")
+
+
+def test_max_concurrent_streams_is_honoured(swetcd):
+    server = swetcd(extra=["--max-concurrent-streams", "2"])
+    # The limit is announced in the server's SETTINGS.
+    c = RawConnection(server)
+    c.handshake()
+    frames = c.read_for(0.5)
+    settings = [f for f in frames if f[0] == SETTINGS and not f[1] & ACK]
+    assert settings, frames
+    entries = {struct.unpack(">H", p[i:i + 2])[0]: struct.unpack(">I", p[i + 2:i + 6])[0]
+               for (_, _, _, p) in settings for i in range(0, len(p), 6)}
+    assert entries.get(0x3) == 2, entries
+    # A client that opens more streams than that before acknowledging SETTINGS gets the extra one
+    # refused, and the others are still served.
+    for sid in (1, 3, 5):
+        c.send(frame(HEADERS, END_HEADERS, sid, header_block(grpc_headers("/etcdserverpb.KV/Range"))))
+    for sid in (1, 3):
+        c.send(frame(DATA, END_STREAM, sid, grpc_frame(pb_bytes(1, b"k"))))
+    frames = c.read_for(1.0)
+    c.close()
+    assert any(f[0] == RST_STREAM and f[2] == 5 and f[3] == b"\x00\x00\x00\x07" for f in frames), frames
+    assert any(f[0] == HEADERS and f[2] == 1 for f in frames) and any(f[0] == HEADERS and f[2] == 3 for f in frames)
+    # A client that keeps to the limit (SETTINGS acknowledged) is served round after round on
+    # one connection: finished streams free their slots.
+    c = RawConnection(server)
+    c.handshake()
+    c.read_for(0.3)
+    c.send(frame(SETTINGS, ACK, 0))
+    sid = 1
+    for _ in range(10):
+        ids = (sid, sid + 2)
+        for i in ids:
+            c.send(frame(HEADERS, END_HEADERS, i, header_block(grpc_headers("/etcdserverpb.KV/Range"))))
+            c.send(frame(DATA, END_STREAM, i, grpc_frame(pb_bytes(1, b"k"))))
+        c.received = b""
+        frames = c.read_for(0.3)
+        for i in ids:
+            assert any(f[0] == HEADERS and f[2] == i and f[1] & END_STREAM for f in frames), (i, frames)
+        assert not any(f[0] == GOAWAY for f in frames), frames
+        sid += 4
+    c.close()
+    # nghttp sends all its requests before it has seen our SETTINGS: the ones over the limit are
+    # refused (REFUSED_STREAM, as grpc-go does too), the rest answered.
+    r = subprocess.run(["nghttp", "-n", "-s", "-m", "5", f"http://127.0.0.1:{server.client_port}/version"],
+                       capture_output=True, timeout=30)
+    assert b"processed=2" in r.stderr or r.returncode == 0, r.stdout + r.stderr
+    assert_healthy(server, "max-concurrent-streams")

@@ -324,3 +324,56 @@ def test_python_grpcio_keep_alive_of_an_expiring_lease_answers_ttl_zero_after_it
             # A renewal after expiry is never honoured: TTL 0, and the keys are already gone.
             assert kv.Range(rpc_pb2.RangeRequest(key=b"e")).count == 0
     assert answers == [2, 0]
+
+
+def _watch_events(stub, rpc_pb2, key, range_end, count, timeout=10):
+    """Opens a watch, then returns (created response, a function that collects `count` events)."""
+    import queue
+    import threading
+    requests, responses = queue.Queue(), queue.Queue()
+    call = stub.Watch(iter(requests.get, None))
+
+    def read():
+        try:
+            for r in call:
+                responses.put(r)
+        except Exception as e:  # the call is cancelled at the end
+            responses.put(e)
+
+    threading.Thread(target=read, daemon=True).start()
+    requests.put(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=key, range_end=range_end, prev_kv=True)))
+    created = responses.get(timeout=timeout)
+
+    def collect():
+        events = []
+        deadline = time.monotonic() + timeout
+        while len(events) < count:
+            r = responses.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert not isinstance(r, Exception), r
+            events += [(e.type, e.kv.key, e.kv.mod_revision, e.prev_kv.value, r.header.revision) for e in r.events]
+        requests.put(None)
+        call.cancel()
+        return events
+
+    return created, collect
+
+
+@pytest.mark.parametrize("how", ["revoke", "expiry"])
+def test_watchers_see_a_leases_keys_deleted_at_one_revision(swetcd, pb, how):
+    import grpc
+    rpc_pb2, rpc_pb2_grpc = pb
+    server = swetcd()
+    channel = grpc.insecure_channel(server.endpoint.replace("http://", ""))
+    leases, kv = rpc_pb2_grpc.LeaseStub(channel), rpc_pb2_grpc.KVStub(channel)
+    g = leases.LeaseGrant(rpc_pb2.LeaseGrantRequest(TTL=2 if how == "expiry" else 60))
+    for k in (b"ep/b", b"ep/a", b"ep/c"):
+        kv.Put(rpc_pb2.PutRequest(key=k, value=b"v-" + k, lease=g.ID))  # revisions 2, 3, 4
+    kv.Put(rpc_pb2.PutRequest(key=b"ep/kept", value=b"x"))  # 5
+    created, collect = _watch_events(rpc_pb2_grpc.WatchStub(channel), rpc_pb2, b"ep/", b"ep0", 3)
+    assert created.created
+    if how == "revoke":
+        assert leases.LeaseRevoke(rpc_pb2.LeaseRevokeRequest(ID=g.ID)).header.revision == 6
+    events = collect()
+    # Three DELETEs, all at revision 6, in key order, with the deleted values as prev_kv.
+    assert events == [(1, b"ep/a", 6, b"v-ep/a", 6), (1, b"ep/b", 6, b"v-ep/b", 6), (1, b"ep/c", 6, b"v-ep/c", 6)]
+    assert [x.key for x in kv.Range(rpc_pb2.RangeRequest(key=b"ep/", range_end=b"ep0")).kvs] == [b"ep/kept"]

@@ -279,3 +279,29 @@ private func framed(_ messages: [[UInt8]]) -> ByteBuffer {
         _ = try channel.finish()
     }
 }
+
+@Suite struct CallHandleStateTests {
+    @Test func theFirstCompletionWinsAndLaterOnesAreRefused() {
+        let state = CallHandleState()
+        #expect(state.complete())
+        #expect(!state.complete())
+        #expect(state.isCompleted)
+    }
+
+    @Test func pendingBytesCountSentMinusDrainedAndNeverGoBelowZero() {
+        let state = CallHandleState()
+        state.addPending(100)
+        state.addPending(50)
+        state.drained(120)
+        #expect(state.pending == 30)
+        state.drained(1000)
+        #expect(state.pending == 0)
+    }
+
+    @Test func cancellationIsVisibleFromOtherThreads() async {
+        let state = CallHandleState()
+        #expect(!state.isCancelled)
+        await Task.detached { state.markCancelled() }.value
+        #expect(state.isCancelled)
+    }
+}

@@ -17,6 +17,7 @@ public final class EtcdServer: @unchecked Sendable {
     private var core: EtcdServerCore?
     private var wal: WriteAheadLog?
     private var environment: LMDBEnvironment?
+    private var watchHub: WatchHub?
 
     /// The LMDB map is address space, not memory; it grows in place up to this before the
     /// backend reports it is full (the quota check answers long before).
@@ -100,6 +101,11 @@ public final class EtcdServer: @unchecked Sendable {
                             applier: applier, logger: logger)
         try raft.replay(replay)
         try alarms.publish(from: store)
+        let watchHub = WatchHub(
+            store: store, progressNotifyIntervalMilliseconds: config.experimentalWatchProgressNotifyIntervalMilliseconds, logger: logger)
+        raft.watchHub = watchHub
+        watchHub.start()
+        self.watchHub = watchHub
         // Leases come back with their TTLs; the single member leads at once, so, as etcd's new
         // leader does, every lease restarts its full TTL plus an election timeout from now.
         lessor.recover(try store.read { try leaseStore.records(in: $0.backend) })
@@ -114,6 +120,7 @@ public final class EtcdServer: @unchecked Sendable {
         KVService(server: core).register(&router)
         LeaseService(server: core, store: leaseStore).register(&router)
         ClusterMaintenanceService(server: core).register(&router)
+        WatchService(server: core, hub: watchHub).register(&router)
         HealthService().register(&router)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -159,6 +166,7 @@ public final class EtcdServer: @unchecked Sendable {
         channels.removeAll()
         core?.raft.stop()
         core?.raft.timer = nil  // it holds the core (through its propose closure)
+        watchHub?.stop()
         try? group?.syncShutdownGracefully()
         group = nil
         try? wal?.close()

@@ -38,6 +38,8 @@ final class RaftLoop: @unchecked Sendable {
     }
     private let retention: Retention
     private let applier: Applier
+    /// Receives each committed batch's changes. Set before `start()`.
+    var watchHub: WatchHub?
     private var state: State
     /// Work this thread does on its own schedule besides proposals (the leader's lease expiry
     /// round). Set before `start()`; raft thread only afterwards.
@@ -183,6 +185,7 @@ final class RaftLoop: @unchecked Sendable {
 
         var results: [Result<ApplyResult, EtcdError>] = []
         results.reserveCapacity(batch.count)
+        var changes: [MVCCChange] = []
         do {
             try store.write { txn in
                 // The backend may run this body again after growing its map: start clean.
@@ -191,6 +194,7 @@ final class RaftLoop: @unchecked Sendable {
                     results.append(applier.apply(entry: entry, proposal: batch[i], txn: &txn))
                 }
                 txn.setApplied(index: index, term: state.term)
+                changes = txn.batchChanges
             }
         } catch {
             logger.critical("failed to apply entries to the backend", metadata: ["error": "\(error)"])
@@ -201,6 +205,10 @@ final class RaftLoop: @unchecked Sendable {
                 logger.error("cannot reload alarms", metadata: ["error": "\(error)"])
             }
         }
+        // Watchers hear of the batch once it is committed, before the writers are answered (so a
+        // client that watches and then writes sees its own write's event before the response).
+        let committed = store.meta
+        watchHub?.publish(changes, currentRevision: committed.currentRevision, compactedRevision: committed.compactedRevision)
         if batch.contains(where: { Lessor.touchesLeases($0.request) }) {
             applier.leases.lessor.published(batch.lazy.map(\.request), results: results)
         }

@@ -55,6 +55,12 @@ public struct GRPCMessageDeframer {
         return message
     }
 
+    /// The length of the message being received, once its prefix is in (nil before that).
+    var nextMessageBytes: Int? {
+        guard buffer.readableBytes >= Self.prefixBytes else { return nil }
+        return Int(buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self)!)
+    }
+
     /// Whether a partial message is pending (the client half-closed mid-message if so).
     public var hasPartialMessage: Bool { buffer.readableBytes > 0 }
 }

@@ -1,8 +1,10 @@
 import NIOCore
 
 /// Parses the `grpc-timeout` header: 1 to 8 ASCII digits followed by a unit
-/// (H, M, S, m, u, n). Returns nil for anything else; the call then runs without a deadline,
-/// which is what grpc-go does with a malformed value it cannot parse on the server side.
+/// (H, M, S, m, u, n), as the gRPC spec writes it. Returns nil for anything else; the server
+/// then refuses the call with INTERNAL "malformed grpc-timeout: ...", as grpc-go does. (grpc-go
+/// also takes a sign, through strconv.ParseInt; no client sends one, and we do not.) Values too
+/// large for a `TimeAmount` saturate (NIO caps the multiplication).
 public enum GRPCTimeout {
     public static let digitsMax = 8
 

@@ -65,11 +65,14 @@ final class HTTP2ConnectionSink: @unchecked Sendable {
 struct HTTP2CallHandle: GRPCUnaryResponder, GRPCServerStream {
     let sink: HTTP2ConnectionSink
     let streamID: Int32
-    private let state = CallHandleState()
+    /// Shared with the handler, which marks it cancelled and counts the bytes HTTP/2 took, so
+    /// callers off the event loop get true answers too.
+    let state: CallHandleState
 
-    init(sink: HTTP2ConnectionSink, streamID: Int32) {
+    init(sink: HTTP2ConnectionSink, streamID: Int32, state: CallHandleState = CallHandleState()) {
         self.sink = sink
         self.streamID = streamID
+        self.state = state
     }
 
     func respond(_ message: [UInt8]) {
@@ -103,16 +106,21 @@ struct HTTP2CallHandle: GRPCUnaryResponder, GRPCServerStream {
         return sink.query({ $0?.outboundBytes(id) ?? 0 }, default: state.pending)
     }
 
+    /// On the loop the handler's own answer; elsewhere the flag the handler sets. (Off the loop
+    /// this used to be a constant `false`: a producer on another thread never saw a cancel.)
     var isCancelled: Bool {
         let id = streamID
-        return sink.query({ $0?.isCancelled(id) ?? true }, default: false)
+        return sink.query({ $0?.isCancelled(id) ?? true }, default: state.isCancelled)
     }
 }
 
-/// Completion flag and a rough pending-bytes counter shared by copies of one call handle.
+/// Completion and cancellation flags and a pending-bytes counter shared by copies of one call
+/// handle and by the connection's handler. `pending` is bytes passed to `send` minus bytes
+/// HTTP/2 has taken (the handler reports those with `drained`). Any thread.
 final class CallHandleState: @unchecked Sendable {
     private let lock = NIOLock()
     private var completed = false
+    private var cancelled = false
     private var pendingBytes = 0
 
     /// True the first time only.
@@ -128,5 +136,14 @@ final class CallHandleState: @unchecked Sendable {
 
     func addPending(_ n: Int) { lock.withLock { pendingBytes += n } }
 
+    /// `n` framed message bytes left for the peer.
+    func drained(_ n: Int) { lock.withLock { pendingBytes = max(0, pendingBytes - n) } }
+
     var pending: Int { lock.withLock { pendingBytes } }
+
+    /// The call is over for the transport (cancelled, deadline passed, stream or connection
+    /// closed); set by the handler on the event loop.
+    func markCancelled() { lock.withLock { cancelled = true } }
+
+    var isCancelled: Bool { lock.withLock { cancelled } }
 }

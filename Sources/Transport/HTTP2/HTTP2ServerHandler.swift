@@ -19,10 +19,14 @@ import NIOCore
 /// Input is bounded per connection: request bytes received and not yet handed to a method
 /// (partial messages, a unary request waiting for END_STREAM, a plain HTTP body) count against
 /// `requestBytesBufferedMax`, which is the connection-level HTTP/2 receive window. nghttp2's
-/// automatic WINDOW_UPDATE is off; stream windows reopen as bytes arrive (so a message larger
-/// than a stream window can complete), the connection window only as bytes leave our buffers.
-/// When the peer has used the whole connection window and no call can complete, the call
-/// buffering the most is failed with RESOURCE_EXHAUSTED so the others move on.
+/// automatic WINDOW_UPDATE is off: windows reopen only as bytes leave our buffers (`release`).
+/// Stream windows start at `streamWindowBytes`; a message larger than that must be *admitted*
+/// first: its stream's window is widened to the whole message while the messages admitted at
+/// once stay within `admissionBytesMax` (half the budget; one at a time at least). Streams
+/// waiting for admission are served in order and can each hold only one stream window, so many
+/// concurrent large requests are taken a few at a time instead of all stalling halfway with the
+/// budget full. Should the peer still fill the whole connection window with nothing able to
+/// complete, the newest call that is not admitted is failed with RESOURCE_EXHAUSTED.
 ///
 /// A call the server finishes before the client half-closed is reset with RST_STREAM(NO_ERROR)
 /// once its END_STREAM frame has gone out (as grpc-go does), so it is freed at once and never
@@ -62,8 +66,17 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         return min(wanted, Int(Int32.max))
     }
 
+    /// SETTINGS_INITIAL_WINDOW_SIZE: what a stream may send before its bytes are released.
+    static let streamWindowBytes = 64 * 1024
+
     /// The per-connection bound on buffered request bytes (see the type's doc).
     let requestBytesBufferedMax: Int
+    /// Most bytes of large messages admitted at once (see the type's doc).
+    var admissionBytesMax: Int { requestBytesBufferedMax / 2 }
+    /// Bytes held by admitted large messages now.
+    private(set) var admittedBytes = 0
+    /// Streams whose large message waits for admission, in arrival order.
+    private var admissionQueue: [Int32] = []
     /// Request bytes received on all streams and not yet released (always ≤ the maximum).
     private(set) var bufferedRequestBytes = 0
 
@@ -120,6 +133,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
                 delegate: self,
                 settings: .init(
                     maxConcurrentStreams: configuration.maxConcurrentStreams,
+                    initialWindowSize: UInt32(Self.streamWindowBytes),
                     connectionWindowBytes: Int32(requestBytesBufferedMax)))
         } catch {
             configuration.logger.warning("http2 session setup failed", metadata: ["error": "\(error)"])
@@ -219,10 +233,17 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         cancelledObservers.removeAll()
         pendingWork.removeAll()
         // The session goes with the connection: nothing to announce, only the count to reset.
-        for stream in open { stream.unconsumedBytes = 0 }
+        for stream in open {
+            stream.unconsumedBytes = 0
+            stream.reservedBytes = 0
+            stream.awaitingAdmission = false
+        }
         bufferedRequestBytes = 0
+        admittedBytes = 0
+        admissionQueue.removeAll()
         var observers: [any GRPCStreamObserver] = waiting
         for stream in open {
+            stream.handleState?.markCancelled()
             stream.deadlineTask?.cancel()
             if !stream.finished && !stream.cancelled {
                 stream.cancelled = true
@@ -340,23 +361,26 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     func data(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) {
-        // The stream window reopens at once (a message may be larger than it); the connection
-        // window only when the bytes leave our buffers (`release`).
-        session?.consumeStream(streamID, bytes.count)
+        // Bytes we do not keep are released at once; kept bytes when they leave our buffers.
         guard let stream = streams[streamID] else {
-            session?.consumeConnection(bytes.count)
+            session?.consume(streamID, bytes.count)
             return
         }
         switch stream.role {
         case .grpc(let handler):
             guard stream.deframer != nil else {
-                session?.consumeConnection(bytes.count)
+                session?.consume(streamID, bytes.count)
                 return
             }
             hold(stream, bytes.count)
             stream.deframer!.append(bytes)
             drainMessages(stream, handler: handler)
+            if case .grpc = stream.role { ensureProgress(stream) }
         case .http:
+            // The body's size is bounded by httpBodyBytesMax, not by messages: its stream window
+            // reopens at once, and the connection window bounds it with everything else.
+            stream.streamWindowReleasedOnArrival = true
+            session?.consumeStream(streamID, bytes.count)
             if stream.httpBody!.readableBytes + bytes.count > configuration.httpBodyBytesMax {
                 session?.consumeConnection(bytes.count)
                 reject(stream)
@@ -366,7 +390,71 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             hold(stream, bytes.count)
             stream.httpBody!.writeBytes(bytes)
         case .pending, .rejected:
-            session?.consumeConnection(bytes.count)
+            session?.consume(streamID, bytes.count)
+        }
+    }
+
+    // MARK: admission of large messages
+
+    /// Makes sure the rest of `stream`'s current message can arrive: a large message is admitted
+    /// (or queued); for a small one, bytes released but not yet announced are announced when the
+    /// stream window would otherwise stop the message halfway (nghttp2 waits for half a window).
+    private func ensureProgress(_ stream: HTTP2StreamState) {
+        guard let session, let deframer = stream.deframer, deframer.hasPartialMessage else { return }
+        let messageBytes = (deframer.nextMessageBytes ?? 0) + GRPCMessageDeframer.prefixBytes
+        if messageBytes > Self.streamWindowBytes {
+            if stream.reservedBytes == 0 && !stream.awaitingAdmission {
+                if admissionQueue.isEmpty && canAdmit(messageBytes) {
+                    admit(stream, messageBytes)
+                } else {
+                    stream.awaitingAdmission = true
+                    admissionQueue.append(stream.id)
+                }
+            }
+            return
+        }
+        let remaining = messageBytes - deframer.bufferedBytes
+        if session.streamReceiveWindowLeft(stream.id) < remaining {
+            session.announceConsumedStreamBytes(stream.id, unconsumedBytes: stream.unconsumedBytes)
+        }
+    }
+
+    private func canAdmit(_ bytes: Int) -> Bool {
+        admittedBytes == 0 || admittedBytes + bytes <= admissionBytesMax
+    }
+
+    /// Reserves `bytes` for `stream`'s message and widens its window so the whole message fits.
+    private func admit(_ stream: HTTP2StreamState, _ bytes: Int) {
+        stream.reservedBytes = bytes
+        admittedBytes += bytes
+        session?.widenStreamWindow(stream.id, to: bytes + Self.streamWindowBytes)
+        session?.announceConsumedStreamBytes(stream.id, unconsumedBytes: stream.unconsumedBytes)
+        requestFlush()
+    }
+
+    /// The admitted message arrived (or its stream went away): admit the next ones in order.
+    private func endAdmission(_ stream: HTTP2StreamState) {
+        if stream.awaitingAdmission {
+            stream.awaitingAdmission = false
+            admissionQueue.removeAll { $0 == stream.id }
+        }
+        guard stream.reservedBytes > 0 else { return }
+        admittedBytes -= stream.reservedBytes
+        stream.reservedBytes = 0
+        precondition(admittedBytes >= 0)
+        while let next = admissionQueue.first {
+            guard let waiting = streams[next], waiting.awaitingAdmission, let deframer = waiting.deframer,
+                let length = deframer.nextMessageBytes
+            else {
+                admissionQueue.removeFirst()
+                streams[next]?.awaitingAdmission = false
+                continue
+            }
+            let bytes = length + GRPCMessageDeframer.prefixBytes
+            guard canAdmit(bytes) else { break }
+            admissionQueue.removeFirst()
+            waiting.awaitingAdmission = false
+            admit(waiting, bytes)
         }
     }
 
@@ -386,7 +474,11 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         stream.unconsumedBytes -= n
         bufferedRequestBytes -= n
         precondition(bufferedRequestBytes >= 0)
-        session?.consumeConnection(n)
+        if stream.streamWindowReleasedOnArrival {
+            session?.consumeConnection(n)
+        } else {
+            session?.consume(stream.id, n)
+        }
         requestFlush()
     }
 
@@ -397,6 +489,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         stream.unaryRequest = nil
         stream.httpBody = nil
         release(stream, stream.unconsumedBytes)
+        endAdmission(stream)
     }
 
     /// When the peer has filled the connection window and no buffered request can complete
@@ -410,10 +503,13 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             if session.connectionReceiveWindowLeft > 0 { break }
             // A complete unary request waits only for END_STREAM, which needs no window.
             if streams.values.contains(where: { $0.unaryRequest != nil && !$0.remoteEnded }) { return }
+            // The newest call not admitted goes first (admitted ones are what can still finish),
+            // then the newest at all.
             let candidates = streams.values.filter { $0.unconsumedBytes > 0 && !$0.remoteEnded }
-            guard let victim = candidates.max(by: { ($0.unconsumedBytes, $1.id) < ($1.unconsumedBytes, $0.id) }) else { return }
+            guard let victim = candidates.max(by: { ($0.reservedBytes == 0 ? 1 : 0, $0.id) < ($1.reservedBytes == 0 ? 1 : 0, $1.id) })
+            else { return }
             configuration.logger.debug(
-                "request buffer full; failing the largest partial request",
+                "request buffer full; failing a partial request",
                 metadata: ["stream": "\(victim.id)", "buffered-bytes": "\(victim.unconsumedBytes)"])
             let isHTTP: Bool
             if case .http = victim.role { isHTTP = true } else { isHTTP = false }
@@ -434,7 +530,9 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams[streamID] else { return }
         release(stream, stream.unconsumedBytes)
+        endAdmission(stream)
         streams[streamID] = nil
+        stream.handleState?.markCancelled()
         stream.deadlineTask?.cancel()
         if !stream.finished && !stream.cancelled {
             stream.cancelled = true
@@ -474,6 +572,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             }
             stream.outbound.moveReaderIndex(forwardBy: count)
             if stream.outbound.readableBytes == 0 { stream.outbound.clear() }
+            stream.handleState?.drained(count)
         }
         if stream.outbound.readableBytes == 0 {
             switch stream.outboundEnd {
@@ -555,6 +654,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
                 return
             }
             guard let message else { return }
+            if stream.reservedBytes > 0 { endAdmission(stream) }
             switch handler {
             case .unary:
                 if stream.unaryRequest != nil {
@@ -644,6 +744,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
                 path: stream.path, metadata: GRPCMetadata(stream.metadata), deadline: deadline,
                 peer: configuration.peer, eventLoop: context.eventLoop)
             let handle = HTTP2CallHandle(sink: sink, streamID: stream.id)
+            stream.handleState = handle.state
             if let deadline {
                 let id = stream.id
                 stream.deadlineTask = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
@@ -681,6 +782,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         let observer = stream.observer
         finishStream(stream, status: GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
         stream.cancelled = true
+        stream.handleState?.markCancelled()
         observer?.cancelled()
         stream.observer = nil
     }

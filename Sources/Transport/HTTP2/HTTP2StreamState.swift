@@ -41,12 +41,21 @@ final class HTTP2StreamState {
     /// connection level (they sit in `deframer`, `unaryRequest` or `httpBody`). Part of the
     /// handler's `bufferedRequestBytes`.
     var unconsumedBytes = 0
+    /// Bytes of the handler's admission budget held for the large message being received
+    /// (see `HTTP2ServerHandler.admit`); 0 when none.
+    var reservedBytes = 0
+    /// In the handler's admission queue.
+    var awaitingAdmission = false
+    /// Plain HTTP bodies reopen the stream window on arrival; only the connection window waits.
+    var streamWindowReleasedOnArrival = false
     var deframer: GRPCMessageDeframer?
     var httpBody: ByteBuffer?
     var remoteEnded = false
     var unaryRequest: [UInt8]?
     var dispatched = false
     var observer: (any GRPCStreamObserver)?
+    /// Shared with the call's handle (set when the call is dispatched).
+    var handleState: CallHandleState?
     var deadlineTask: Scheduled<Void>?
 
     // Outbound

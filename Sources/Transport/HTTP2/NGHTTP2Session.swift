@@ -150,6 +150,33 @@ final class NGHTTP2Session {
         _ = nghttp2_session_consume_stream(session, streamID, count)
     }
 
+    /// Releases `count` received DATA bytes of a stream at both levels.
+    func consume(_ streamID: Int32, _ count: Int) {
+        guard count > 0 else { return }
+        _ = nghttp2_session_consume(session, streamID, count)
+    }
+
+    /// Like `announceConsumedConnectionBytes`, for one stream's window.
+    func announceConsumedStreamBytes(_ streamID: Int32, unconsumedBytes: Int) {
+        let received = Int(nghttp2_session_get_stream_effective_recv_data_length(session, streamID))
+        let consumed = received - unconsumedBytes
+        guard consumed > 0 else { return }
+        _ = nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, Int32(consumed))
+    }
+
+    /// DATA bytes the peer may still send on a stream before we release more (-1: no stream).
+    func streamReceiveWindowLeft(_ streamID: Int32) -> Int {
+        Int(nghttp2_session_get_stream_local_window_size(session, streamID))
+    }
+
+    /// Widens a stream's receive window to `bytes` (never narrows it); nghttp2 sends the
+    /// WINDOW_UPDATE for the difference.
+    func widenStreamWindow(_ streamID: Int32, to bytes: Int) {
+        let current = Int(nghttp2_session_get_stream_effective_local_window_size(session, streamID))
+        guard current >= 0, bytes > current else { return }
+        _ = nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, Int32(min(bytes, Int(Int32.max))))
+    }
+
     /// Releases `count` received DATA bytes at the connection level.
     func consumeConnection(_ count: Int) {
         guard count > 0 else { return }

@@ -1,0 +1,19 @@
+import EtcdProto
+import Synchronization
+import Transport
+
+/// `etcdserverpb.Watch/Watch`: one `WatchSession` per bidirectional stream.
+struct WatchService {
+    let server: EtcdServerCore
+    let hub: WatchHub
+    private static let nextSessionID = Atomic<UInt64>(1)
+
+    func register(_ router: inout GRPCRouter) {
+        let server = self.server
+        let hub = self.hub
+        router.register("/etcdserverpb.Watch/Watch", .streaming(kind: .bidirectionalStreaming) { context, stream in
+            let id = Self.nextSessionID.wrappingAdd(1, ordering: .relaxed).oldValue
+            return WatchSession(id: id, stream: stream, eventLoop: context.eventLoop, hub: hub, server: server)
+        })
+    }
+}
