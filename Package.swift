@@ -85,7 +85,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "MVCC", "Storage"]),
+        .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "MVCC", "Storage", "Transport"]),
         .testTarget(name: "swetcdTests", dependencies: ["swetcd", "EtcdServer"]),
     ]
 )

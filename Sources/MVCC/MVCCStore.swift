@@ -61,6 +61,9 @@ public struct MVCCReadView {
         try txn.get(tables.meta, key)
     }
 
+    /// The LMDB transaction underneath (see `MVCCWriteTxn.backend`), read-only.
+    public var backend: LMDBTransaction { txn }
+
     public func range(_ keys: KeyRange, options: RangeOptions) throws -> RangeResult {
         try RangeQuery(txn: txn, tables: tables).range(
             keys, options: options, currentRevision: meta.currentRevision, compactedRevision: meta.compactedRevision)

@@ -127,6 +127,11 @@ public struct MVCCWriteTxn {
         try txn.get(tables.meta, key)
     }
 
+    /// The LMDB transaction underneath, for server state kept in tables of its own beside MVCC's
+    /// (the leases' key lists): what is written through it commits or aborts with the batch.
+    /// Never for MVCC's own tables.
+    public var backend: LMDBTransaction { txn }
+
     /// Records the raft entry this batch applied up to; stored in the same commit as the data.
     public mutating func setApplied(index: UInt64, term: UInt64) {
         meta.appliedIndex = index

@@ -32,7 +32,7 @@ import Testing
         }
 
         func put(_ k: String, _ v: String, lease: Int64 = 0) throws {
-            _ = try request { try KVApplier.put(PutRequest(key: Array(k.utf8), value: Array(v.utf8), lease: lease), in: &$0, leaseExists: { _ in true }) }
+            _ = try request { try KVApplier.put(PutRequest(key: Array(k.utf8), value: Array(v.utf8), lease: lease), in: &$0, leases: AnyLeaseIndex(exists: true)) }
         }
 
         func range(_ r: RangeRequest) throws -> RangeResponse {
@@ -90,19 +90,19 @@ import Testing
     @Test func ignoreValueKeepsTheValueAndNeedsTheKey() throws {
         let f = try Fixture()
         try f.put("a", "keep", lease: 9)
-        let response = try f.request { try KVApplier.put(PutRequest(key: Array("a".utf8), value: [], ignoreValue: true), in: &$0, leaseExists: { _ in true }) }
+        let response = try f.request { try KVApplier.put(PutRequest(key: Array("a".utf8), value: [], ignoreValue: true), in: &$0, leases: AnyLeaseIndex(exists: true)) }
         #expect(response.header?.revision == 3)
         let kv = try f.range(RangeRequest(key: Array("a".utf8))).kvs[0]
         #expect(kv.value == Array("keep".utf8) && kv.lease == 0 && kv.version == 2)
         #expect(throws: EtcdError.keyNotFound) {
-            try f.request { try KVApplier.put(PutRequest(key: Array("nope".utf8), value: [], ignoreValue: true), in: &$0, leaseExists: { _ in true }) }
+            try f.request { try KVApplier.put(PutRequest(key: Array("nope".utf8), value: [], ignoreValue: true), in: &$0, leases: AnyLeaseIndex(exists: true)) }
         }
     }
 
     @Test func putWithAnUnknownLeaseIsLeaseNotFoundAndWritesNothing() throws {
         let f = try Fixture()
         #expect(throws: EtcdError.leaseNotFound) {
-            try f.request { try KVApplier.put(PutRequest(key: Array("a".utf8), value: [1], lease: 42), in: &$0, leaseExists: { _ in false }) }
+            try f.request { try KVApplier.put(PutRequest(key: Array("a".utf8), value: [1], lease: 42), in: &$0, leases: AnyLeaseIndex(exists: false)) }
         }
         #expect(f.store.meta.currentRevision == 1)
     }
@@ -134,7 +134,7 @@ import Testing
         let response = try f.request { txn -> TxnResponse in
             let path = try KVApplier.comparePath(t, on: txn)
             var slice = path[...]
-            return try KVApplier.applyTxn(t, path: &slice, in: &txn, leaseExists: { _ in true })
+            return try KVApplier.applyTxn(t, path: &slice, in: &txn, leases: AnyLeaseIndex(exists: true))
         }
         #expect(response.succeeded)
         // The nested compare was evaluated before `put a`, so it also took its success branch.
@@ -159,4 +159,13 @@ import Testing
         t.compare = [c]
         #expect(try f.store.read { try KVApplier.comparePath(t, on: $0) } == [false])
     }
+}
+
+/// Leases for KV semantics tests that are not about leases: every lease exists (or none does),
+/// and no key lists are kept.
+struct AnyLeaseIndex: LeaseIndex {
+    let exists: Bool
+    func leaseExists(_ id: Int64) throws -> Bool { exists }
+    func keyPut(_ key: [UInt8], lease: Int64, previousLease: Int64) throws {}
+    func keysDeleted(_ deleted: [KeyValue]) throws {}
 }

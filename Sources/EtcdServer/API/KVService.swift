@@ -9,10 +9,10 @@ struct KVService {
 
     func register(_ router: inout GRPCRouter) {
         let server = self.server
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self) { (request, _, done: @escaping @Sendable (Result<RangeResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<RangeResponse, EtcdError>) -> Void) in
             done(server.range(request))
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self) { (request, _, done: @escaping @Sendable (Result<PutResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<PutResponse, EtcdError>) -> Void) in
             do {
                 try RequestValidation.check(request)
             } catch let error as EtcdError {
@@ -30,7 +30,7 @@ struct KVService {
                 })
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self) { (request, _, done: @escaping @Sendable (Result<DeleteRangeResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<DeleteRangeResponse, EtcdError>) -> Void) in
             do {
                 try RequestValidation.check(request)
             } catch let error as EtcdError {
@@ -48,7 +48,7 @@ struct KVService {
                 })
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self) { (request, _, done: @escaping @Sendable (Result<TxnResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<TxnResponse, EtcdError>) -> Void) in
             do {
                 try RequestValidation.check(request, maxTxnOps: server.config.maxTxnOps)
             } catch let error as EtcdError {
@@ -69,7 +69,7 @@ struct KVService {
                 })
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self) { (request, _, done: @escaping @Sendable (Result<CompactionResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<CompactionResponse, EtcdError>) -> Void) in
             var raftRequest = InternalRaftRequest()
             raftRequest.compaction = request
             server.propose(raftRequest) { result in

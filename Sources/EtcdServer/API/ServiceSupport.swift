@@ -8,6 +8,30 @@ enum ServiceSupport {
         GRPCStatus(.internal, "grpc: error unmarshalling request: \(error)")
     }
 
+    /// gRPC metadata a client sets to fail fast when the cluster has no leader (etcd's
+    /// `rpctypes.MetadataRequireLeaderKey`; clientv3's `WithRequireLeader`, Kubernetes' watches).
+    static let requireLeaderKey = "hasleader"
+
+    /// `.noLeader` when the call asks for a leader (`hasleader: true`) and there is none, as
+    /// etcd's unary and stream interceptors answer; nil otherwise. Every service that talks to
+    /// the cluster checks this first (the `server:` form of `unary` does it for unary methods).
+    static func leaderCheck(_ context: GRPCCallContext, _ server: EtcdServerCore) -> EtcdError? {
+        guard context.metadata[requireLeaderKey] == "true", !server.hasLeader else { return nil }
+        return .noLeader
+    }
+
+    /// `unary`, failing fast with `.noLeader` first when the call requires a leader and there is
+    /// none (`leaderCheck`).
+    static func unary<Request: ProtoMessage, Response: ProtoMessage>(
+        _ router: inout GRPCRouter, _ path: String, _ request: Request.Type, server: EtcdServerCore,
+        _ body: @escaping @Sendable (Request, GRPCCallContext, @escaping @Sendable (Result<Response, EtcdError>) -> Void) -> Void
+    ) {
+        unary(&router, path, request) { (decoded, context, done: @escaping @Sendable (Result<Response, EtcdError>) -> Void) in
+            if let error = leaderCheck(context, server) { return done(.failure(error)) }
+            body(decoded, context, done)
+        }
+    }
+
     /// Registers a unary method whose body throws `EtcdError` (or anything, mapped to UNKNOWN).
     static func unary<Request: ProtoMessage, Response: ProtoMessage>(
         _ router: inout GRPCRouter, _ path: String, _ request: Request.Type,

@@ -9,8 +9,8 @@ struct Applier {
     /// The membership recorded in snapshots.
     var confState: ConfState
     let alarms: AlarmStore
-    /// Lease lookup; leases are not implemented yet, so no lease exists.
-    var leaseExists: (Int64) -> Bool = { _ in false }
+    /// Lease requests, and the lease side of KV writes (`LeaseStore`).
+    let leases: LeaseApplier
 
     func apply(entry: Entry, proposal: Proposal?, txn: inout MVCCWriteTxn) -> Result<ApplyResult, EtcdError> {
         guard entry.type == .normal, !entry.data.isEmpty else { return .success(.none) }
@@ -31,6 +31,7 @@ struct Applier {
     func apply(_ request: InternalRaftRequest, txn: inout MVCCWriteTxn) -> Result<ApplyResult, EtcdError> {
         txn.beginRequest()
         defer { txn.endRequest() }
+        let leaseIndex = leases.index(txn)
         do {
             if let alarm = request.alarm {
                 var response = AlarmResponse()
@@ -41,24 +42,33 @@ struct Applier {
                 return .success(.alarm(response))
             }
             // With NOSPACE raised, etcd's applier refuses everything that can grow the store.
-            if alarms.noSpace && (request.put != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false)) {
+            if alarms.noSpace && (request.put != nil || request.leaseGrant != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false)) {
                 return .failure(.noSpace)
             }
             if let put = request.put {
-                return .success(.put(try KVApplier.put(put, in: &txn, leaseExists: leaseExists)))
+                return .success(.put(try KVApplier.put(put, in: &txn, leases: leaseIndex)))
             }
             if let del = request.deleteRange {
-                return .success(.deleteRange(try KVApplier.deleteRange(del, in: &txn)))
+                return .success(.deleteRange(try KVApplier.deleteRange(del, in: &txn, leases: leaseIndex)))
             }
             if let t = request.txn {
                 let pathArray = try KVApplier.comparePath(t, on: txn)
                 var path = pathArray[...]
                 let isWrite = !KVApplier.isReadOnly(t)
-                try KVApplier.checkPath(t, path: &path, on: txn, isWrite: isWrite, leaseExists: leaseExists)
+                try KVApplier.checkPath(t, path: &path, on: txn, isWrite: isWrite, leases: leaseIndex)
                 path = pathArray[...]
-                var response = try KVApplier.applyTxn(t, path: &path, in: &txn, leaseExists: leaseExists)
+                var response = try KVApplier.applyTxn(t, path: &path, in: &txn, leases: leaseIndex)
                 response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.readRevision, raftTerm: 0)
                 return .success(.txn(response))
+            }
+            if let grant = request.leaseGrant {
+                return .success(.leaseGrant(try leases.grant(grant, in: &txn)))
+            }
+            if let revoke = request.leaseRevoke {
+                return .success(.leaseRevoke(try leases.revoke(revoke, in: &txn)))
+            }
+            if let checkpoint = request.leaseCheckpoint {
+                return .success(.leaseCheckpoint(try leases.checkpoint(checkpoint, in: &txn)))
             }
             if let c = request.compaction {
                 let stats = try txn.compact(to: c.revision)

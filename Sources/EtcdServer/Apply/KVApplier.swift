@@ -63,8 +63,8 @@ enum KVApplier {
 
     // MARK: Put / DeleteRange
 
-    static func put(_ p: PutRequest, in txn: inout MVCCWriteTxn, leaseExists: (Int64) -> Bool) throws -> PutResponse {
-        if p.lease != 0 && !leaseExists(p.lease) { throw EtcdError.leaseNotFound }
+    static func put(_ p: PutRequest, in txn: inout MVCCWriteTxn, leases: any LeaseIndex) throws -> PutResponse {
+        if p.lease != 0, try !leases.leaseExists(p.lease) { throw EtcdError.leaseNotFound }
         var value = p.value
         var lease = p.lease
         var previous: KeyValue? = nil
@@ -76,15 +76,20 @@ enum KVApplier {
             if p.ignoreValue { value = previous.value }
             if p.ignoreLease { lease = previous.lease }
         }
-        try txn.put(key: p.key, value: value, lease: lease)
+        let replaced = try txn.put(key: p.key, value: value, lease: lease)
+        let replacedLease = replaced?.lease ?? 0
+        if lease != 0 || replacedLease != 0 {
+            try leases.keyPut(p.key, lease: lease, previousLease: replacedLease)
+        }
         var response = PutResponse()
         response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.writeRevision, raftTerm: 0)
         if p.prevKV { response.prevKV = previous }
         return response
     }
 
-    static func deleteRange(_ d: DeleteRangeRequest, in txn: inout MVCCWriteTxn) throws -> DeleteRangeResponse {
+    static func deleteRange(_ d: DeleteRangeRequest, in txn: inout MVCCWriteTxn, leases: any LeaseIndex) throws -> DeleteRangeResponse {
         let deleted = try txn.deleteRange(KeyRange(key: d.key, rangeEnd: d.rangeEnd))
+        try leases.keysDeleted(deleted)
         var response = DeleteRangeResponse()
         response.deleted = Int64(deleted.count)
         if d.prevKV { response.prevKVs = deleted }
@@ -186,9 +191,10 @@ enum KVApplier {
 
     /// Checks, before anything is written, what etcd checks (`checkRequests`): puts on the path
     /// name existing leases and, with ignore_value/ignore_lease, existing keys; ranges on the
-    /// path name revisions that are neither future nor compacted.
+    /// path name revisions that are neither future nor compacted. `leases` is needed when
+    /// `isWrite`.
     static func checkPath(_ t: TxnRequest, path: inout ArraySlice<Bool>, on view: some MVCCRangeable,
-                          isWrite: Bool, leaseExists: (Int64) -> Bool) throws {
+                          isWrite: Bool, leases: (any LeaseIndex)?) throws {
         let taken = path.removeFirst()
         for op in taken ? t.success : t.failure {
             switch op.request {
@@ -197,13 +203,13 @@ enum KVApplier {
                     let existing = try view.range(.single(p.key), options: RangeOptions())
                     if existing.kvs.isEmpty { throw EtcdError.keyNotFound }
                 }
-                if p.lease != 0 && !leaseExists(p.lease) { throw EtcdError.leaseNotFound }
+                if p.lease != 0, let leases, try !leases.leaseExists(p.lease) { throw EtcdError.leaseNotFound }
             case .requestRange(let r)?:
                 if r.revision == 0 { break }
                 if r.revision > view.rangeRevision { throw MVCCError.futureRevision }
                 if r.revision < view.compactedRevision { throw MVCCError.compacted }
             case .requestTxn(let nested)?:
-                try checkPath(nested, path: &path, on: view, isWrite: isWrite, leaseExists: leaseExists)
+                try checkPath(nested, path: &path, on: view, isWrite: isWrite, leases: leases)
             default:
                 break
             }
@@ -212,7 +218,7 @@ enum KVApplier {
 
     /// Runs the chosen branches in the write txn; the caller brackets the request.
     static func applyTxn(_ t: TxnRequest, path: inout ArraySlice<Bool>, in txn: inout MVCCWriteTxn,
-                         leaseExists: (Int64) -> Bool) throws -> TxnResponse {
+                         leases: any LeaseIndex) throws -> TxnResponse {
         let taken = path.removeFirst()
         var response = TxnResponse()
         response.succeeded = taken
@@ -223,11 +229,11 @@ enum KVApplier {
             case .requestRange(let r)?:
                 out.response = .responseRange(try range(r, on: txn))
             case .requestPut(let p)?:
-                out.response = .responsePut(try put(p, in: &txn, leaseExists: leaseExists))
+                out.response = .responsePut(try put(p, in: &txn, leases: leases))
             case .requestDeleteRange(let d)?:
-                out.response = .responseDeleteRange(try deleteRange(d, in: &txn))
+                out.response = .responseDeleteRange(try deleteRange(d, in: &txn, leases: leases))
             case .requestTxn(let nested)?:
-                out.response = .responseTxn(try applyTxn(nested, path: &path, in: &txn, leaseExists: leaseExists))
+                out.response = .responseTxn(try applyTxn(nested, path: &path, in: &txn, leases: leases))
             case nil:
                 break
             }
@@ -240,7 +246,7 @@ enum KVApplier {
     static func readOnlyTxn(_ t: TxnRequest, on view: some MVCCRangeable) throws -> TxnResponse {
         let pathArray = try comparePath(t, on: view)
         var path = pathArray[...]
-        try checkPath(t, path: &path, on: view, isWrite: false, leaseExists: { _ in true })
+        try checkPath(t, path: &path, on: view, isWrite: false, leases: nil)
         path = pathArray[...]
         return try readOnlyBranch(t, path: &path, on: view)
     }

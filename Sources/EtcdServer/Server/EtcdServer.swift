@@ -90,7 +90,11 @@ public final class EtcdServer: @unchecked Sendable {
         self.wal = wal
 
         let alarms = try AlarmStore(store: store)
-        let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]), alarms: alarms)
+        let lessor = Lessor(minTTLSeconds: Lessor.minTTLSeconds(
+            electionTicks: config.electionTicks, heartbeatMilliseconds: config.heartbeatIntervalMilliseconds))
+        let leaseStore = try LeaseStore(store: store)
+        let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]), alarms: alarms,
+                              leases: LeaseApplier(store: leaseStore, lessor: lessor))
         let raft = RaftLoop(store: store, wal: wal, snapshots: snapshots, state: state,
                             snapshotCount: max(1, config.snapshotCount),
                             retention: .init(maxSnapshots: config.maxSnapshots, maxWALs: config.maxWALs),
@@ -102,12 +106,19 @@ public final class EtcdServer: @unchecked Sendable {
         raft.watchHub = watchHub
         watchHub.start()
         self.watchHub = watchHub
-        raft.start()
-        let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms, logger: logger)
+        // Leases come back with their TTLs; the single member leads at once, so, as etcd's new
+        // leader does, every lease restarts its full TTL plus an election timeout from now.
+        lessor.recover(try store.read { try leaseStore.records(in: $0.backend) })
+        lessor.promote(extendNanoseconds: Int64(config.electionTicks * config.heartbeatIntervalMilliseconds) * 1_000_000)
+        let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms,
+                                  lessor: lessor, logger: logger)
         self.core = core
+        raft.timer = LeaseExpiry(lessor: lessor, logger: logger) { request, completion in core.propose(request, completion: completion) }
+        raft.start()
 
         var router = GRPCRouter()
         KVService(server: core).register(&router)
+        LeaseService(server: core, store: leaseStore).register(&router)
         ClusterMaintenanceService(server: core).register(&router)
         WatchService(server: core, hub: watchHub).register(&router)
         HealthService().register(&router)
@@ -154,6 +165,7 @@ public final class EtcdServer: @unchecked Sendable {
         for channel in channels { try? channel.close().wait() }
         channels.removeAll()
         core?.raft.stop()
+        core?.raft.timer = nil  // it holds the core (through its propose closure)
         watchHub?.stop()
         try? group?.syncShutdownGracefully()
         group = nil

@@ -14,20 +14,36 @@ final class EtcdServerCore: Sendable {
     let store: MVCCStore
     let raft: RaftLoop
     let alarms: AlarmStore
+    let lessor: Lessor
     let logger: Logger
-    private let nextRequestID: Atomic<UInt64>
+    /// etcd's `idutil.Generator`: the member ID's low 16 bits, then 48 bits that start at the
+    /// start-up time in milliseconds (low 40 bits) shifted past an 8-bit counter.
+    private let idPrefix: UInt64
+    private let idSuffix: Atomic<UInt64>
 
-    init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftLoop, alarms: AlarmStore, logger: Logger) {
+    init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftLoop, alarms: AlarmStore,
+         lessor: Lessor, logger: Logger) {
         self.alarms = alarms
+        self.lessor = lessor
         self.config = config
         self.identity = identity
         self.store = store
         self.raft = raft
         self.logger = logger
-        // etcd's idutil: the member ID's low 16 bits on top, then a time-seeded counter.
-        let now = UInt64(UInt32(truncatingIfNeeded: Int(Date.nowMilliseconds)))
-        self.nextRequestID = Atomic((identity.memberID & 0xffff) << 48 | now << 8)
+        self.idPrefix = (identity.memberID & 0xffff) << 48
+        let milliseconds = UInt64(truncatingIfNeeded: Date.nowMilliseconds) & (1 << 40 - 1)
+        self.idSuffix = Atomic(milliseconds << 8)
     }
+
+    /// A new request ID (also the source of server-chosen lease IDs, as in etcd). Any thread.
+    func nextID() -> UInt64 {
+        let suffix = idSuffix.wrappingAdd(1, ordering: .relaxed).newValue
+        return idPrefix | (suffix & (1 << 48 - 1))
+    }
+
+    /// Whether the cluster has a leader; requests with `hasleader=true` metadata fail fast
+    /// without one. A single member always leads; Raft will answer from its state.
+    var hasLeader: Bool { true }
 
     func header(revision: Int64) -> ResponseHeader {
         ResponseHeader(clusterID: identity.clusterID, memberID: identity.memberID, revision: revision, raftTerm: raft.term)
@@ -78,14 +94,14 @@ final class EtcdServerCore: Sendable {
     func propose(_ request: InternalRaftRequest, completion: @escaping @Sendable (Result<ApplyResult, EtcdError>) -> Void) {
         var request = request
         var header = RequestHeader()
-        header.id = nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue
+        header.id = nextID()
         request.header = header
         let data = request.serializedBytes()
         if data.count > config.maxRequestBytes {
             completion(.failure(.requestTooLarge))
             return
         }
-        if request.put != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false) {
+        if request.put != nil || request.leaseGrant != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false) {
             if !quotaAvailable(adding: data.count) {
                 // etcd's quota check: raise NOSPACE through the log, refuse this write.
                 var alarm = InternalRaftRequest()

@@ -7,6 +7,9 @@ enum ApplyResult: Sendable {
     case txn(TxnResponse)
     case compaction(CompactionResponse)
     case alarm(AlarmResponse)
+    case leaseGrant(LeaseGrantResponse)
+    case leaseRevoke(LeaseRevokeResponse)
+    case leaseCheckpoint(LeaseCheckpointResponse)
     /// An entry with nothing to answer (a no-op, or a request this version does not apply).
     case none
 }

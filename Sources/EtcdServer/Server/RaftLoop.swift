@@ -41,6 +41,9 @@ final class RaftLoop: @unchecked Sendable {
     /// Receives each committed batch's changes. Set before `start()`.
     var watchHub: WatchHub?
     private var state: State
+    /// Work this thread does on its own schedule besides proposals (the leader's lease expiry
+    /// round). Set before `start()`; raft thread only afterwards.
+    var timer: (any RaftLoopTimer)?
 
     private let condition = NSCondition()
     private var queue: [Proposal] = []
@@ -114,20 +117,40 @@ final class RaftLoop: @unchecked Sendable {
         if !accepted { proposal.completion(.failure(.stopped)) }
     }
 
+    private enum Work {
+        case batch([Proposal])
+        /// The timer is due and no proposal is waiting.
+        case timer
+        case stop
+    }
+
     private func run() {
         while true {
-            let batch: [Proposal] = condition.withLock {
+            let due = timer?.nanosecondsUntilDue()
+            let work: Work = condition.withLock {
+                if let due, queue.isEmpty && !stopping {
+                    if due > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: Double(due) / 1e9)) }
+                    if queue.isEmpty && !stopping { return .timer }
+                }
                 while queue.isEmpty && !stopping { condition.wait() }
+                if queue.isEmpty { return .stop }
                 if queue.count <= Self.batchProposalsMax {
                     let b = queue
                     queue.removeAll(keepingCapacity: true)
-                    return b
+                    return .batch(b)
                 }
                 let b = Array(queue.prefix(Self.batchProposalsMax))
                 queue.removeFirst(Self.batchProposalsMax)
-                return b
+                return .batch(b)
             }
-            if batch.isEmpty {
+            switch work {
+            case .batch(let batch):
+                process(batch)
+                // Under a steady stream of batches the wait above never times out.
+                if let due = timer?.nanosecondsUntilDue(), due <= 0 { timer?.fire() }
+            case .timer:
+                timer?.fire()
+            case .stop:
                 let rest = condition.withLock { () -> [Proposal] in
                     let r = queue
                     queue.removeAll()
@@ -137,7 +160,6 @@ final class RaftLoop: @unchecked Sendable {
                 stopped.signal()
                 return
             }
-            process(batch)
         }
     }
 
@@ -187,6 +209,9 @@ final class RaftLoop: @unchecked Sendable {
         // client that watches and then writes sees its own write's event before the response).
         let committed = store.meta
         watchHub?.publish(changes, currentRevision: committed.currentRevision, compactedRevision: committed.compactedRevision)
+        if batch.contains(where: { Lessor.touchesLeases($0.request) }) {
+            applier.leases.lessor.published(batch.lazy.map(\.request), results: results)
+        }
         for (i, p) in batch.enumerated() { p.completion(results[i]) }
         maybeSnapshot(appliedIndex: index)
     }
@@ -211,6 +236,14 @@ final class RaftLoop: @unchecked Sendable {
             logger.warning("failed to save snapshot", metadata: ["error": "\(error)"])
         }
     }
+}
+
+/// Something the raft thread runs when it is due (`RaftLoop.timer`). Raft thread only.
+protocol RaftLoopTimer: AnyObject {
+    /// Nanoseconds until `fire` has work: nil when nothing is scheduled, ≤ 0 when due now.
+    /// May be early (then `fire` finds nothing), never late.
+    func nanosecondsUntilDue() -> Int64?
+    func fire()
 }
 
 extension NSCondition {
