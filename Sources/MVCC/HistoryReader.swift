@@ -8,6 +8,11 @@ public struct HistoryBatch: Sendable {
     public var changes: [MVCCChange]
     /// Where the next read continues.
     public var nextRevision: Int64
+
+    public init(changes: [MVCCChange], nextRevision: Int64) {
+        self.changes = changes
+        self.nextRevision = nextRevision
+    }
 }
 
 extension MVCCReadView {

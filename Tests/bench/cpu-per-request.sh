@@ -4,7 +4,7 @@
 # (from /proc/PID/stat, in 1/100 s) and its peak RSS. Throughput on a shared 2-core machine moves
 # with the load; CPU seconds per request do not, so this is the number to compare.
 #   Tests/bench/cpu-per-request.sh BINARY put --key-size=8 --sequential-keys --total=20000 --val-size=256
-BIN=$1; shift
+BIN=$(readlink -f "$1"); shift
 D=$(mktemp -d); cd $D
 $BIN --name b --data-dir $D/d --listen-client-urls http://127.0.0.1:23791 --advertise-client-urls http://127.0.0.1:23791 --listen-peer-urls http://127.0.0.1:23792 --initial-advertise-peer-urls http://127.0.0.1:23792 --initial-cluster b=http://127.0.0.1:23792 > log.txt 2>&1 &
 P=$!

@@ -4,6 +4,30 @@ import Logging
 import MVCC
 import Synchronization
 
+/// One watcher as the hub tracks it. Fields are guarded by the hub's lock; `watch` is the
+/// session's own record of the watcher, handed back with every delivery so the session needs no
+/// lookup (it is only touched on the session's event loop).
+final class HubWatcher: @unchecked Sendable {
+    let key: WatcherKey
+    let spec: WatchSpec
+    /// Strong: a watcher keeps its session alive until it is removed.
+    let session: WatchSession
+    let watch: SessionWatch
+    /// The next revision this watcher needs.
+    var nextRevision: Int64
+    var synced = false
+    /// Changes matched in the revision being routed (scratch, empty between revisions).
+    var matched: [EncodedChange] = []
+
+    init(key: WatcherKey, spec: WatchSpec, session: WatchSession, watch: SessionWatch) {
+        self.key = key
+        self.spec = spec
+        self.session = session
+        self.watch = watch
+        self.nextRevision = spec.startRevision
+    }
+}
+
 /// Routes the store's changes to watchers (etcd's `watchableStore`).
 ///
 /// Two groups, as in etcd: a **synced** watcher has seen every revision up to the last one
@@ -18,24 +42,15 @@ import Synchronization
 /// anything published in between is read by its next catch-up round. Each session additionally
 /// drops anything at or below what it already sent for a watcher.
 ///
-/// Deliveries reach a session through its event loop (`WatchSession.deliver`), in the order
-/// the hub produced them.
+/// Deliveries reach a session through its event loop (`WatchSession.deliver`), in the order the
+/// hub produced them: one event-loop task per session per publish.
 final class WatchHub: @unchecked Sendable {
-    struct Watcher {
-        var spec: WatchSpec
-        /// Strong: a watcher keeps its session alive until it is removed.
-        var session: WatchSession
-        /// The next revision this watcher needs.
-        var nextRevision: Int64
-        var synced: Bool
-    }
-
     struct State {
-        var watchers: [WatcherKey: Watcher] = [:]
+        var watchers: [WatcherKey: HubWatcher] = [:]
         /// Synced single-key watchers by key, and synced range watchers.
-        var singleKey: [[UInt8]: Set<WatcherKey>] = [:]
-        var ranges: Set<WatcherKey> = []
-        var unsynced: Set<WatcherKey> = []
+        var singleKey: [[UInt8]: [HubWatcher]] = [:]
+        var ranges: [HubWatcher] = []
+        var unsynced: [WatcherKey: HubWatcher] = [:]
         var publishedRevision: Int64
         var compactedRevision: Int64
         var stopping = false
@@ -69,17 +84,16 @@ final class WatchHub: @unchecked Sendable {
 
     /// Registers a watcher. It is synced at once if it starts after the last published
     /// revision, otherwise it is caught up from storage first.
-    func add(_ key: WatcherKey, spec: WatchSpec, session: WatchSession) {
+    func add(_ key: WatcherKey, spec: WatchSpec, session: WatchSession, watch: SessionWatch) {
+        let w = HubWatcher(key: key, spec: spec, session: session, watch: watch)
         let needsCatchUp = state.withLock { s -> Bool in
-            var w = Watcher(spec: spec, session: session, nextRevision: spec.startRevision, synced: false)
+            s.watchers[key] = w
             if spec.startRevision > s.publishedRevision {
                 w.synced = true
-                s.watchers[key] = w
-                Self.index(&s, key, spec)
+                Self.index(&s, w)
                 return false
             }
-            s.watchers[key] = w
-            s.unsynced.insert(key)
+            s.unsynced[key] = w
             return true
         }
         if needsCatchUp { signal() }
@@ -97,44 +111,42 @@ final class WatchHub: @unchecked Sendable {
 
     /// Whether every watcher of `session` is synced (a progress request may be answered).
     func allSynced(session: UInt64) -> Bool {
-        state.withLock { s in !s.unsynced.contains { $0.session == session } }
+        state.withLock { s in !s.unsynced.keys.contains { $0.session == session } }
     }
 
     /// The session could not take more: the watcher falls back to catch-up from `revision`.
     func demote(_ key: WatcherKey, from revision: Int64) {
         state.withLock { s in
-            guard var w = s.watchers[key] else { return }
+            guard let w = s.watchers[key] else { return }
             if w.synced {
                 logger.debug("watcher fell behind; catching up from storage", metadata: ["watch-id": "\(key.watchID)", "from-revision": "\(revision)"])
-                Self.unindex(&s, key, w.spec)
+                Self.unindex(&s, w)
                 w.synced = false
                 w.nextRevision = revision
-                s.watchers[key] = w
-                s.unsynced.insert(key)
+                s.unsynced[key] = w
             } else {
                 w.nextRevision = min(w.nextRevision, revision)
-                s.watchers[key] = w
             }
         }
         signal()
     }
 
-    private static func index(_ s: inout State, _ key: WatcherKey, _ spec: WatchSpec) {
-        if case .single(let k) = spec.keys { s.singleKey[k, default: []].insert(key) } else { s.ranges.insert(key) }
+    private static func index(_ s: inout State, _ w: HubWatcher) {
+        if case .single(let k) = w.spec.keys { s.singleKey[k, default: []].append(w) } else { s.ranges.append(w) }
     }
 
-    private static func unindex(_ s: inout State, _ key: WatcherKey, _ spec: WatchSpec) {
-        if case .single(let k) = spec.keys {
-            s.singleKey[k]?.remove(key)
+    private static func unindex(_ s: inout State, _ w: HubWatcher) {
+        if case .single(let k) = w.spec.keys {
+            s.singleKey[k]?.removeAll { $0 === w }
             if s.singleKey[k]?.isEmpty == true { s.singleKey[k] = nil }
         } else {
-            s.ranges.remove(key)
+            s.ranges.removeAll { $0 === w }
         }
     }
 
     private static func drop(_ s: inout State, _ key: WatcherKey) {
         guard let w = s.watchers.removeValue(forKey: key) else { return }
-        if w.synced { unindex(&s, key, w.spec) } else { s.unsynced.remove(key) }
+        if w.synced { unindex(&s, w) } else { s.unsynced[key] = nil }
     }
 
     // MARK: publishing (raft thread)
@@ -145,49 +157,44 @@ final class WatchHub: @unchecked Sendable {
         state.withLock { s in
             s.compactedRevision = compactedRevision
             if !changes.isEmpty && !s.watchers.isEmpty {
-                var out: [ObjectIdentifier: (WatchSession, [WatchDelivery])] = [:]
+                var sessions: [WatchSession] = []
                 var start = 0
                 while start < changes.count {
                     let revision = changes[start].kv.modRevision
                     var end = start + 1
                     while end < changes.count && changes[end].kv.modRevision == revision { end += 1 }
-                    Self.route(&s, changes[start..<end], revision: revision, into: &out)
+                    Self.route(&s, changes[start..<end], revision: revision, sessions: &sessions)
                     start = end
                 }
                 // Enqueued under the lock: a session sees deliveries in publish order, and after
                 // any `resynced` the catch-up thread enqueued before.
-                for (session, deliveries) in out.values { session.deliver(deliveries) }
+                for session in sessions { session.flushDeliveries() }
             }
             s.publishedRevision = currentRevision
         }
     }
 
-    /// One revision's changes to every synced watcher that wants any of them, collected per
-    /// session so each session gets one event-loop task per publish.
-    private static func route(_ s: inout State, _ changes: ArraySlice<MVCCChange>, revision: Int64,
-                              into out: inout [ObjectIdentifier: (WatchSession, [WatchDelivery])]) {
-        var matched: [WatcherKey: [EncodedChange]] = [:]
+    /// One revision's changes to every synced watcher that wants any of them. Each change is
+    /// encoded once; no hashing per watcher (watchers carry their own scratch list).
+    private static func route(_ s: inout State, _ changes: ArraySlice<MVCCChange>, revision: Int64, sessions: inout [WatchSession]) {
+        var touched: [HubWatcher] = []
         for change in changes {
             var encoded: EncodedChange?
-            func shared() -> EncodedChange {
-                if let encoded { return encoded }
-                let e = EncodedChange(change)
-                encoded = e
-                return e
+            func offer(_ w: HubWatcher) {
+                guard w.spec.wants(change) else { return }
+                if encoded == nil { encoded = EncodedChange(change) }
+                if w.matched.isEmpty { touched.append(w) }
+                w.matched.append(encoded!)
             }
-            if let keys = s.singleKey[change.kv.key] {
-                for key in keys where s.watchers[key]!.spec.wants(change) { matched[key, default: []].append(shared()) }
-            }
-            for key in s.ranges where s.watchers[key]!.spec.wants(change) {
-                matched[key, default: []].append(shared())
-            }
+            if let list = s.singleKey[change.kv.key] { for w in list { offer(w) } }
+            for w in s.ranges { offer(w) }
         }
-        for (key, events) in matched {
-            let w = s.watchers[key]!
+        for w in touched {
+            defer { w.matched.removeAll(keepingCapacity: true) }
             if revision < w.nextRevision { continue }  // starts in the future
-            let id = ObjectIdentifier(w.session)
-            if out[id] == nil { out[id] = (w.session, []) }
-            out[id]!.1.append(WatchDelivery(watchID: key.watchID, changes: events, revision: revision))
+            if w.session.queueDelivery(WatchDelivery(watch: w.watch, changes: w.matched, revision: revision)) {
+                sessions.append(w.session)
+            }
         }
     }
 
@@ -226,72 +233,92 @@ final class WatchHub: @unchecked Sendable {
         }
     }
 
-    /// One bounded step for every unsynced watcher whose stream has room.
+    /// One bounded step of catch-up. As etcd's `syncWatchers` does, the history is read once,
+    /// from the lowest revision any ready unsynced watcher needs, and each watcher takes the part
+    /// at or above its own next revision; watchers whose streams are still congested wait.
     private func catchUpRound() {
         let (work, published, compacted) = state.withLock { s in
-            (s.unsynced.compactMap { key in s.watchers[key].map { (key, $0) } }, s.publishedRevision, s.compactedRevision)
+            (s.unsynced.values.map { ($0, $0.nextRevision) }, s.publishedRevision, s.compactedRevision)
         }
-        var more = false
-        for (key, w) in work {
+        guard !work.isEmpty else { return }
+        var ready: [(HubWatcher, Int64)] = []
+        for (w, next) in work {
             if w.session.isCongested {
+                // Re-checked on its event loop; the idle wake-up retries, no spinning here.
                 w.session.refreshCongestionSoon()
-                continue
+            } else if next < compacted && next <= published {
+                w.session.compacted(w.watch, compactRevision: compacted)
+                remove(w.key)
+            } else {
+                ready.append((w, next))
             }
-            if w.nextRevision < compacted && w.nextRevision <= published {
-                w.session.compacted(watchID: key.watchID, compactRevision: compacted)
-                remove(key)
-                continue
-            }
-            var next = w.nextRevision
-            if next <= published {
-                let batch: HistoryBatch
+        }
+        guard !ready.isEmpty else { return }
+        // Every ready watcher advances by up to one batch: the watchers are taken in order of
+        // their next revision, and each history read serves all of them that start inside it.
+        ready.sort { $0.1 < $1.1 }
+        var progressed = false
+        var i = 0
+        while i < ready.count {
+            let from = ready[i].1
+            var batch = HistoryBatch(changes: [], nextRevision: published + 1)
+            if from <= published {
+                let withPrevKV = ready[i...].contains { $0.0.spec.prevKV }
                 do {
                     batch = try store.read { view in
-                        try view.history(from: next, to: published, limit: Self.catchUpChangesPerStep, withPrevKV: w.spec.prevKV)
+                        try view.history(from: from, to: published, limit: Self.catchUpChangesPerStep, withPrevKV: withPrevKV)
                     }
                 } catch MVCCError.compacted {
-                    w.session.compacted(watchID: key.watchID, compactRevision: store.meta.compactedRevision)
-                    remove(key)
-                    continue
+                    let compactedNow = store.meta.compactedRevision
+                    for (w, _) in ready[i...] where w.nextRevision < compactedNow {
+                        w.session.compacted(w.watch, compactRevision: compactedNow)
+                        remove(w.key)
+                    }
+                    signal()
+                    return
                 } catch {
                     logger.error("watch catch-up read failed", metadata: ["error": "\(error)"])
-                    continue
+                    return
                 }
-                let wanted = batch.changes.filter { w.spec.wants($0) }.map(EncodedChange.init)
+            }
+            let encoded = batch.changes.map(EncodedChange.init)
+            while i < ready.count && ready[i].1 < batch.nextRevision {
+                let (w, next) = ready[i]
+                i += 1
+                let wanted = encoded.filter { $0.revision >= next && w.spec.wants($0.change) }
                 if !wanted.isEmpty {
-                    w.session.deliverCatchUp(watchID: key.watchID, changes: wanted, upTo: batch.nextRevision - 1, storeRevision: published)
+                    w.session.deliverCatchUp(w.watch, changes: wanted, upTo: batch.nextRevision - 1, storeRevision: published)
                 }
-                next = batch.nextRevision
-            }
-            let nowSynced = state.withLock { s -> Bool in
-                guard var current = s.watchers[key], !current.synced, current.nextRevision == w.nextRevision else { return false }
-                current.nextRevision = next
-                if next > s.publishedRevision {
-                    current.synced = true
-                    s.unsynced.remove(key)
-                    Self.index(&s, key, current.spec)
-                    s.watchers[key] = current
-                    current.session.resynced(watchID: key.watchID)
-                    return true
+                let advanced = batch.nextRevision
+                state.withLock { s in
+                    guard s.watchers[w.key] === w, !w.synced, w.nextRevision == next else { return }
+                    w.nextRevision = advanced
+                    if advanced > s.publishedRevision {
+                        w.synced = true
+                        s.unsynced[w.key] = nil
+                        Self.index(&s, w)
+                        w.session.resynced(w.watch)
+                    }
                 }
-                s.watchers[key] = current
-                return false
+                progressed = progressed || advanced > next
             }
-            if !nowSynced { more = true }
         }
-        if more { signal() }
+        // More to read right away only if this round moved someone; congested streams are
+        // retried when they drain (their session wakes this thread) or on the idle tick.
+        if progressed { signal() }
     }
 
     /// etcd's periodic progress notification: synced watchers that asked for it get an empty
-    /// response carrying the current revision, every `--experimental-watch-progress-notify-interval`.
+    /// response carrying the current revision, every `--experimental-watch-progress-notify-interval`,
+    /// unless they received events since the last one.
     private func progressNotifyIfDue() {
         let now = DispatchTime.now()
         let elapsedMilliseconds = Int((now.uptimeNanoseconds - lastProgressNotify.uptimeNanoseconds) / 1_000_000)
         guard elapsedMilliseconds >= progressNotifyIntervalMilliseconds else { return }
         lastProgressNotify = now
         state.withLock { s in
-            for (key, w) in s.watchers where w.synced && w.spec.progressNotify {
-                w.session.progressNotify(watchID: key.watchID, revision: s.publishedRevision)
+            for w in s.watchers.values where w.synced && w.spec.progressNotify {
+                w.session.progressNotify(w.watch, revision: s.publishedRevision)
             }
         }
     }

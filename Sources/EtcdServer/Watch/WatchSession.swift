@@ -6,10 +6,30 @@ import Synchronization
 import Transport
 
 /// One revision's changes for one watcher.
-struct WatchDelivery: Sendable {
-    var watchID: Int64
+struct WatchDelivery: @unchecked Sendable {
+    var watch: SessionWatch
     var changes: [EncodedChange]
     var revision: Int64
+}
+
+/// A watcher as its session knows it. Event loop only (the hub just carries the reference).
+final class SessionWatch {
+    let id: Int64
+    let spec: WatchSpec
+    /// The highest revision whose events were sent (or deliberately skipped).
+    var sentUpTo: Int64
+    /// Demoted: live deliveries are dropped until the hub says it is synced again.
+    var lagging = false
+    /// Events went out since the last progress tick (etcd skips the notification then).
+    var sentSinceProgress = false
+    /// Cancelled or compacted: anything still in flight for it is dropped.
+    var removed = false
+
+    init(id: Int64, spec: WatchSpec) {
+        self.id = id
+        self.spec = spec
+        self.sentUpTo = spec.startRevision - 1
+    }
 }
 
 /// One `Watch` gRPC stream: its watchers, the requests the client sends on it and the
@@ -26,22 +46,14 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
     /// Bytes queued on the stream above which live events stop and catch-up takes over.
     static let congestionBytesMax = 4 << 20
 
-    struct Watch {
-        var spec: WatchSpec
-        /// The highest revision whose events were sent (or deliberately skipped).
-        var sentUpTo: Int64
-        /// Demoted: live deliveries are dropped until the hub says it is synced again.
-        var lagging = false
-        /// Events went out since the last progress tick (etcd skips the notification then).
-        var sentSinceProgress = false
-    }
-
     let id: UInt64
     private let stream: any GRPCServerStream
     private let eventLoop: any EventLoop
     private let hub: WatchHub
     private let server: EtcdServerCore
-    private var watches: [Int64: Watch] = [:]
+    private var watches: [Int64: SessionWatch] = [:]
+    /// Deliveries queued by the hub (under its lock) and not yet handed to the event loop.
+    private var queued: [WatchDelivery] = []
     private var nextWatchID: Int64 = 0
     private var progressRequested = false
     private var closed = false
@@ -83,13 +95,12 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
     func cancelled() {
         closed = true
         hub.removeAll(session: id)
+        for w in watches.values { w.removed = true }
         watches.removeAll()
     }
 
     private func close(_ status: GRPCStatus) {
-        closed = true
-        hub.removeAll(session: id)
-        watches.removeAll()
+        cancelled()
         stream.finish(status)
     }
 
@@ -129,15 +140,17 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         let spec = WatchSpec(
             keys: keys, startRevision: start, noPut: filters.contains(.noPut), noDelete: filters.contains(.noDelete),
             prevKV: request.prevKV, progressNotify: request.progressNotify, fragment: request.fragment)
-        watches[watchID] = Watch(spec: spec, sentUpTo: start - 1)
+        let watch = SessionWatch(id: watchID, spec: spec)
+        watches[watchID] = watch
         response.watchID = watchID
         // The created response goes out before any event of this watcher.
         send(response)
-        hub.add(WatcherKey(session: id, watchID: watchID), spec: spec, session: self)
+        hub.add(WatcherKey(session: id, watchID: watchID), spec: spec, session: self, watch: watch)
     }
 
     private func cancel(_ watchID: Int64) {
-        guard watches.removeValue(forKey: watchID) != nil else { return }
+        guard let watch = watches.removeValue(forKey: watchID) else { return }
+        watch.removed = true
         hub.remove(WatcherKey(session: id, watchID: watchID))
         var response = WatchResponse()
         response.header = server.header(revision: hub.publishedRevision)
@@ -165,88 +178,150 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
 
     // MARK: from the hub (any thread → event loop)
 
-    func deliver(_ deliveries: [WatchDelivery]) {
-        eventLoop.execute { self.deliverLive(deliveries) }
+    /// Called by the hub under its lock: queues a delivery; returns true if this is the first
+    /// since the last `flushDeliveries` (the hub then calls it once after routing).
+    func queueDelivery(_ delivery: WatchDelivery) -> Bool {
+        queued.append(delivery)
+        return queued.count == 1
+    }
+
+    /// Called by the hub under its lock: hands the queued deliveries to the event loop.
+    func flushDeliveries() {
+        let batch = queued
+        queued.removeAll(keepingCapacity: true)
+        eventLoop.execute { self.deliverLive(batch) }
     }
 
     private func deliverLive(_ deliveries: [WatchDelivery]) {
         guard !closed else { return }
-        // Checked once per batch: the sends below are flushed together after this task.
+        // Checked once per batch; the responses go to the stream as one batch at the end.
         let congestedNow = stream.pendingOutboundBytes > Self.congestionBytesMax
+        batching = true
+        defer {
+            flushOutgoing()
+            batching = false
+        }
+        // A batch holds the revisions of one apply batch: a watcher's events across them go out
+        // in one response (several revisions, each whole), not one response per revision —
+        // clients pay per response far more than per event.
+        var pending: [ObjectIdentifier: (SessionWatch, [EncodedChange], Int64)] = [:]
+        var order: [ObjectIdentifier] = []
         for d in deliveries {
-            guard var w = watches[d.watchID], !w.lagging, d.revision > w.sentUpTo else { continue }
+            let w = d.watch
+            guard !w.removed, !w.lagging, d.revision > w.sentUpTo else { continue }
             if congestedNow {
                 w.lagging = true
-                watches[d.watchID] = w
                 congested.store(true, ordering: .relaxed)
-                hub.demote(WatcherKey(session: id, watchID: d.watchID), from: w.sentUpTo + 1)
+                hub.demote(WatcherKey(session: id, watchID: w.id), from: w.sentUpTo + 1)
                 continue
             }
-            sendEvents(d.watchID, &w, d.changes, headerRevision: d.revision, upTo: d.revision)
-            watches[d.watchID] = w
+            let key = ObjectIdentifier(w)
+            if pending[key] == nil {
+                order.append(key)
+                pending[key] = (w, d.changes, d.revision)
+            } else {
+                pending[key]!.1.append(contentsOf: d.changes)
+                pending[key]!.2 = d.revision
+            }
+        }
+        for key in order {
+            let (w, changes, revision) = pending[key]!
+            sendEvents(w, changes, headerRevision: revision, upTo: revision)
         }
     }
 
-    func deliverCatchUp(watchID: Int64, changes: [EncodedChange], upTo: Int64, storeRevision: Int64) {
+    func deliverCatchUp(_ w: SessionWatch, changes: [EncodedChange], upTo: Int64, storeRevision: Int64) {
         eventLoop.execute {
-            guard !self.closed, var w = self.watches[watchID] else { return }
+            guard !self.closed, !w.removed else { return }
             let fresh = changes.filter { $0.revision > w.sentUpTo }
             if !fresh.isEmpty {
-                self.sendEvents(watchID, &w, fresh, headerRevision: storeRevision, upTo: upTo)
+                self.sendEvents(w, fresh, headerRevision: storeRevision, upTo: upTo)
+                // Catch-up is what fills a slow stream: tell the catch-up thread to hold off.
+                if self.stream.pendingOutboundBytes > Self.congestionBytesMax {
+                    self.congested.store(true, ordering: .relaxed)
+                }
             } else {
                 w.sentUpTo = max(w.sentUpTo, upTo)
             }
-            self.watches[watchID] = w
         }
     }
 
-    func resynced(watchID: Int64) {
+    func resynced(_ w: SessionWatch) {
         eventLoop.execute {
-            guard !self.closed, var w = self.watches[watchID] else { return }
+            guard !self.closed, !w.removed else { return }
             w.lagging = false
-            self.watches[watchID] = w
             self.answerProgressIfSynced()
         }
     }
 
-    func compacted(watchID: Int64, compactRevision: Int64) {
+    func compacted(_ w: SessionWatch, compactRevision: Int64) {
         eventLoop.execute {
-            guard !self.closed, self.watches.removeValue(forKey: watchID) != nil else { return }
+            guard !self.closed, !w.removed else { return }
+            w.removed = true
+            self.watches[w.id] = nil
             var response = WatchResponse()
             response.header = self.server.header(revision: self.hub.publishedRevision)
-            response.watchID = watchID
+            response.watchID = w.id
             response.compactRevision = compactRevision
             response.canceled = true
             self.send(response)
         }
     }
 
-    func progressNotify(watchID: Int64, revision: Int64) {
+    func progressNotify(_ w: SessionWatch, revision: Int64) {
         eventLoop.execute {
-            guard !self.closed, var w = self.watches[watchID], !w.lagging else { return }
+            guard !self.closed, !w.removed, !w.lagging else { return }
             if w.sentSinceProgress {
                 w.sentSinceProgress = false
-                self.watches[watchID] = w
                 return
             }
             var response = WatchResponse()
             response.header = self.server.header(revision: revision)
-            response.watchID = watchID
+            response.watchID = w.id
             self.send(response)
         }
     }
 
+    /// Asked by the catch-up thread when it skipped this session: re-checks on the event loop,
+    /// and keeps re-checking every `congestionRecheckMilliseconds` until the stream has drained
+    /// below half the limit; then wakes the catch-up thread at once (no waiting for its tick).
     func refreshCongestionSoon() {
-        eventLoop.execute {
-            self.congested.store(self.stream.pendingOutboundBytes > Self.congestionBytesMax / 2, ordering: .relaxed)
+        eventLoop.execute { self.recheckCongestion() }
+    }
+
+    static let congestionRecheckMilliseconds: Int64 = 2
+    private var recheckScheduled = false
+
+    private func recheckCongestion() {
+        guard !closed else { return }
+        let stillCongested = stream.pendingOutboundBytes > Self.congestionBytesMax / 2
+        congested.store(stillCongested, ordering: .relaxed)
+        if !stillCongested {
+            hub.signal()
+            return
+        }
+        guard !recheckScheduled else { return }
+        recheckScheduled = true
+        eventLoop.scheduleTask(in: .milliseconds(Self.congestionRecheckMilliseconds)) {
+            self.recheckScheduled = false
+            self.recheckCongestion()
         }
     }
 
     // MARK: sending
 
     private var cachedHeader: (revision: Int64, header: ResponseHeader)?
+    /// Responses of the delivery batch being processed, sent as one batch.
+    private var outgoing: [[UInt8]] = []
+    private var batching = false
 
-    private func sendEvents(_ watchID: Int64, _ w: inout Watch, _ changes: [EncodedChange], headerRevision: Int64, upTo: Int64) {
+    private func flushOutgoing() {
+        if !outgoing.isEmpty { stream.send(batch: outgoing) }
+        outgoing.removeAll(keepingCapacity: true)
+    }
+
+    private func sendEvents(_ w: SessionWatch, _ changes: [EncodedChange], headerRevision: Int64, upTo: Int64) {
+        let watchID = w.id
         let header: ResponseHeader
         if let cached = cachedHeader, cached.revision == headerRevision {
             header = cached.header
@@ -255,9 +330,11 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
             cachedHeader = (headerRevision, header)
         }
         if w.spec.fragment {
+            flushOutgoing()
             sendFragmented(header: header, watchID: watchID, changes, prevKV: w.spec.prevKV)
         } else {
-            stream.send(WatchResponseEncoder.encode(header: header, watchID: watchID, events: changes, prevKV: w.spec.prevKV))
+            let bytes = WatchResponseEncoder.encode(header: header, watchID: watchID, events: changes, prevKV: w.spec.prevKV)
+            if batching { outgoing.append(bytes) } else { stream.send(bytes) }
         }
         w.sentUpTo = max(w.sentUpTo, upTo)
         w.sentSinceProgress = true

@@ -70,6 +70,6 @@ public enum GRPCMessageFramer {
     public static func frame(_ message: [UInt8], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(0))
         buffer.writeInteger(UInt32(message.count))
-        buffer.writeBytes(message)
+        message.withUnsafeBytes { buffer.writeBytes($0) }
     }
 }

@@ -61,12 +61,21 @@ public protocol GRPCUnaryResponder: Sendable {
 /// and takes effect in call order on the connection's event loop.
 public protocol GRPCServerStream: Sendable {
     func send(_ message: [UInt8])
+    /// Several messages in order, as one operation on the connection (one hop, one write).
+    func send(batch messages: [[UInt8]])
     /// Ends the call with trailers; later sends are dropped.
     func finish(_ status: GRPCStatus)
     /// Bytes queued for this stream and not yet taken by HTTP/2 (flow control); a producer that
     /// sees this grow must slow down or drop the stream.
     var pendingOutboundBytes: Int { get }
     var isCancelled: Bool { get }
+}
+
+extension GRPCServerStream {
+    /// One message at a time, for streams without a batch path.
+    public func send(batch messages: [[UInt8]]) {
+        for m in messages { send(m) }
+    }
 }
 
 /// Receives the client's half of a streaming call. Called on the connection's event loop, in

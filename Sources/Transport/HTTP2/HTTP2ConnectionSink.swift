@@ -11,6 +11,7 @@ import NIOCore
 final class HTTP2ConnectionSink: @unchecked Sendable {
     enum Operation {
         case message(Int32, [UInt8])
+        case messages(Int32, [[UInt8]])
         case finish(Int32, GRPCStatus)
         /// A unary call's single response followed by OK trailers.
         case reply(Int32, [UInt8])
@@ -91,6 +92,14 @@ struct HTTP2CallHandle: GRPCUnaryResponder, GRPCServerStream {
         guard !state.isCompleted else { return }
         state.addPending(message.count + GRPCMessageDeframer.prefixBytes)
         sink.submit(.message(streamID, message))
+    }
+
+    func send(batch messages: [[UInt8]]) {
+        guard !state.isCompleted, !messages.isEmpty else { return }
+        var bytes = 0
+        for m in messages { bytes += m.count + GRPCMessageDeframer.prefixBytes }
+        state.addPending(bytes)
+        sink.submit(.messages(streamID, messages))
     }
 
     func finish(_ status: GRPCStatus) {

@@ -194,10 +194,20 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         context.fireChannelWritabilityChanged()
     }
 
-    /// Holds reads while the channel is not writable: a peer that does not read our answers
-    /// must not be able to keep sending requests (or PINGs) whose answers pile up here.
+    /// Response bytes queued on streams and not yet taken by nghttp2, over the connection.
+    private var outboundBytesTotal = 0
+    /// While the channel is not writable, reads go on until this much is queued for the peer.
+    /// Reading on is what lets WINDOW_UPDATE and PING frames through — stopping at once would
+    /// stall a large download on a client that is merely slow (its window updates would wait
+    /// behind our own full socket) — but a peer that never reads must not make answers pile up
+    /// without bound.
+    static let outboundBytesMaxWhileUnwritable = 32 << 20
+
+    /// Holds reads while the channel is not writable and too much is queued for the peer: a
+    /// peer that does not read our answers must not be able to keep sending requests (or PINGs)
+    /// whose answers pile up here.
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable || closed {
+        if context.channel.isWritable || closed || outboundBytesTotal < Self.outboundBytesMaxWhileUnwritable {
             context.read()
         } else {
             readPending = true
@@ -229,6 +239,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     private func cancelAllStreams() {
         let open = streams.values.sorted { $0.id < $1.id }
         streams.removeAll()
+        outboundBytesTotal = 0
         let waiting = cancelledObservers.sorted { $0.key < $1.key }.map(\.value)
         cancelledObservers.removeAll()
         pendingWork.removeAll()
@@ -550,6 +561,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         guard let stream = streams[streamID] else { return }
         release(stream, stream.unconsumedBytes)
         endAdmission(stream)
+        outboundBytesTotal -= stream.outbound.readableBytes
         streams[streamID] = nil
         stream.handleState?.markCancelled()
         stream.deadlineTask?.cancel()
@@ -590,6 +602,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
                 buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[0..<count]))
             }
             stream.outbound.moveReaderIndex(forwardBy: count)
+            outboundBytesTotal -= count
             if stream.outbound.readableBytes == 0 { stream.outbound.clear() }
             stream.handleState?.drained(count)
         }
@@ -813,6 +826,16 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         case .message(let id, let message):
             guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
             GRPCMessageFramer.frame(message, into: &stream.outbound)
+            outboundBytesTotal += message.count + GRPCMessageDeframer.prefixBytes
+            startResponseIfNeeded(stream)
+            resume(stream)
+        case .messages(let id, let messages):
+            guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
+            var total = 0
+            for m in messages { total += m.count + GRPCMessageDeframer.prefixBytes }
+            stream.outbound.reserveCapacity(minimumWritableBytes: total)
+            for m in messages { GRPCMessageFramer.frame(m, into: &stream.outbound) }
+            outboundBytesTotal += total
             startResponseIfNeeded(stream)
             resume(stream)
         case .finish(let id, let status):
@@ -821,6 +844,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         case .reply(let id, let message):
             guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
             GRPCMessageFramer.frame(message, into: &stream.outbound)
+            outboundBytesTotal += message.count + GRPCMessageDeframer.prefixBytes
             startResponseIfNeeded(stream)
             finishStream(stream, status: .ok)
         case .http(let id, let response):
@@ -837,6 +861,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         for (n, v) in response.headers where n.lowercased() != "content-length" { headers.append((n.lowercased(), v)) }
         headers.append(("content-length", String(response.body.count)))
         stream.outbound.writeBytes(response.body)
+        outboundBytesTotal += response.body.count
         stream.outboundEnd = .endOfBody
         stream.responseStarted = true
         do {
