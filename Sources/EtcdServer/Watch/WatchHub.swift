@@ -177,6 +177,22 @@ final class WatchHub: @unchecked Sendable {
     /// One revision's changes to every synced watcher that wants any of them. Each change is
     /// encoded once; no hashing per watcher (watchers carry their own scratch list).
     private static func route(_ s: inout State, _ changes: ArraySlice<MVCCChange>, revision: Int64, sessions: inout [WatchSession]) {
+        if changes.count == 1 {
+            // The common case (one put or delete per revision): every interested watcher gets the
+            // same one-element list, built once.
+            let change = changes.first!
+            var shared: [EncodedChange]?
+            func offer(_ w: HubWatcher) {
+                guard revision >= w.nextRevision, w.spec.wants(change) else { return }
+                if shared == nil { shared = [EncodedChange(change)] }
+                if w.session.queueDelivery(WatchDelivery(watch: w.watch, changes: shared!, revision: revision)) {
+                    sessions.append(w.session)
+                }
+            }
+            if let list = s.singleKey[change.kv.key] { for w in list { offer(w) } }
+            for w in s.ranges { offer(w) }
+            return
+        }
         var touched: [HubWatcher] = []
         for change in changes {
             var encoded: EncodedChange?
@@ -190,9 +206,10 @@ final class WatchHub: @unchecked Sendable {
             for w in s.ranges { offer(w) }
         }
         for w in touched {
-            defer { w.matched.removeAll(keepingCapacity: true) }
+            let matched = w.matched
+            w.matched = []
             if revision < w.nextRevision { continue }  // starts in the future
-            if w.session.queueDelivery(WatchDelivery(watch: w.watch, changes: w.matched, revision: revision)) {
+            if w.session.queueDelivery(WatchDelivery(watch: w.watch, changes: matched, revision: revision)) {
                 sessions.append(w.session)
             }
         }
