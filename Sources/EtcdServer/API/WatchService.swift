@@ -12,6 +12,11 @@ struct WatchService {
         let server = self.server
         let hub = self.hub
         router.register("/etcdserverpb.Watch/Watch", .streaming(kind: .bidirectionalStreaming) { context, stream in
+            // Kubernetes watches with `hasleader=true`: without a leader the stream fails at once.
+            if let error = ServiceSupport.leaderCheck(context, server) {
+                stream.finish(error.status)
+                return ClosedStreamObserver()
+            }
             let id = Self.nextSessionID.wrappingAdd(1, ordering: .relaxed).oldValue
             return WatchSession(id: id, stream: stream, eventLoop: context.eventLoop, hub: hub, server: server)
         })
