@@ -101,3 +101,28 @@ def test_watch_from_a_compacted_revision_is_cancelled_with_the_compact_revision(
         revisions += [e.kv.mod_revision for e in s.next().events]
     assert revisions == [5, 6]
     s.close()
+
+
+def test_progress_notifications_reach_idle_watchers_that_asked_for_them(swetcd):
+    rpc_pb2, rpc_pb2_grpc = grpc_stubs.load()
+    server = swetcd(extra=["--experimental-watch-progress-notify-interval", "500ms"])
+    channel = grpc.insecure_channel(server.endpoint.replace("http://", ""))
+    kv, watch = rpc_pb2_grpc.KVStub(channel), rpc_pb2_grpc.WatchStub(channel)
+    kv.Put(rpc_pb2.PutRequest(key=b"p", value=b"1"))  # rev 2
+    s = Stream(watch, rpc_pb2)
+    s.send(create_request=rpc_pb2.WatchCreateRequest(key=b"p", progress_notify=True, watch_id=3))
+    assert s.next().created
+    kv.Put(rpc_pb2.PutRequest(key=b"other", value=b"x"))  # rev 3: not this watcher's key
+    # Idle for the watcher: an empty response for it with the current revision, within a few intervals.
+    notification = s.next(timeout=5)
+    assert notification.watch_id == 3 and not notification.events and not notification.created
+    assert notification.header.revision >= 3
+    # A watcher without progress_notify on another stream hears nothing while idle.
+    quiet = Stream(watch, rpc_pb2)
+    quiet.send(create_request=rpc_pb2.WatchCreateRequest(key=b"p"))
+    assert quiet.next().created
+    with pytest.raises(queue.Empty):
+        quiet.next(timeout=1.5)
+    s.close()
+    quiet.close()
+    channel.close()
