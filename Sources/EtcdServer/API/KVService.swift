@@ -7,78 +7,89 @@ import Transport
 struct KVService {
     let server: EtcdServerCore
 
+    typealias Done<R> = @Sendable (Result<R, EtcdError>) -> Void
+
     func register(_ router: inout GRPCRouter) {
         let server = self.server
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<RangeResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self, server: server) { (request, _, done: @escaping Done<RangeResponse>) in
             done(server.range(request))
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<PutResponse, EtcdError>) -> Void) in
-            do {
-                try RequestValidation.check(request)
-            } catch let error as EtcdError {
-                return done(.failure(error))
-            } catch {
-                return done(.failure(.other("\(error)")))
-            }
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self, server: server) { (request, _, done: @escaping Done<PutResponse>) in
+            if let error = Self.validate({ try RequestValidation.check(request) }) { return done(.failure(error)) }
             var raftRequest = InternalRaftRequest()
             raftRequest.put = request
-            server.propose(raftRequest) { result in
-                done(result.flatMap { applied in
-                    guard case .put(var response) = applied else { return .failure(.other("unexpected apply result")) }
-                    response.header = server.header(revision: response.header?.revision ?? 0)
-                    return .success(response)
-                })
+            Self.propose(server, raftRequest, done) { applied in
+                guard case .put(let response) = applied else { return nil }
+                return response
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<DeleteRangeResponse, EtcdError>) -> Void) in
-            do {
-                try RequestValidation.check(request)
-            } catch let error as EtcdError {
-                return done(.failure(error))
-            } catch {
-                return done(.failure(.other("\(error)")))
-            }
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self, server: server) { (request, _, done: @escaping Done<DeleteRangeResponse>) in
+            if let error = Self.validate({ try RequestValidation.check(request) }) { return done(.failure(error)) }
             var raftRequest = InternalRaftRequest()
             raftRequest.deleteRange = request
-            server.propose(raftRequest) { result in
-                done(result.flatMap { applied in
-                    guard case .deleteRange(var response) = applied else { return .failure(.other("unexpected apply result")) }
-                    response.header = server.header(revision: response.header?.revision ?? 0)
-                    return .success(response)
-                })
+            Self.propose(server, raftRequest, done) { applied in
+                guard case .deleteRange(let response) = applied else { return nil }
+                return response
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<TxnResponse, EtcdError>) -> Void) in
-            do {
-                try RequestValidation.check(request, maxTxnOps: server.config.maxTxnOps)
-            } catch let error as EtcdError {
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self, server: server) { (request, _, done: @escaping Done<TxnResponse>) in
+            if let error = Self.validate({ try RequestValidation.check(request, maxTxnOps: server.config.maxTxnOps) }) {
                 return done(.failure(error))
-            } catch {
-                return done(.failure(.other("\(error)")))
             }
             if KVApplier.isReadOnly(request) {
                 return done(server.readOnlyTxn(request))
             }
             var raftRequest = InternalRaftRequest()
             raftRequest.txn = request
-            server.propose(raftRequest) { result in
-                done(result.flatMap { applied in
-                    guard case .txn(var response) = applied else { return .failure(.other("unexpected apply result")) }
-                    response.header = server.header(revision: response.header?.revision ?? 0)
-                    return .success(response)
-                })
+            Self.propose(server, raftRequest, done) { applied in
+                guard case .txn(let response) = applied else { return nil }
+                return response
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<CompactionResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self, server: server) { (request, _, done: @escaping Done<CompactionResponse>) in
             var raftRequest = InternalRaftRequest()
             raftRequest.compaction = request
-            server.propose(raftRequest) { result in
-                done(result.flatMap { applied in
-                    guard case .compaction(var response) = applied else { return .failure(.other("unexpected apply result")) }
-                    response.header = server.header(revision: response.header?.revision ?? 0)
-                    return .success(response)
-                })
+            Self.propose(server, raftRequest, done) { applied in
+                guard case .compaction(let response) = applied else { return nil }
+                return response
             }
         }
     }
+
+    /// etcd's request checks, as a typed error or nil.
+    private static func validate(_ check: () throws -> Void) -> EtcdError? {
+        do {
+            try check()
+            return nil
+        } catch let error as EtcdError {
+            return error
+        } catch {
+            return .other("\(error)")
+        }
+    }
+
+    /// Sends a write down the log and answers with the applied response, its header filled in
+    /// (cluster, member, term; the revision the apply produced).
+    private static func propose<R: ResponseWithHeader>(
+        _ server: EtcdServerCore, _ raftRequest: InternalRaftRequest, _ done: @escaping Done<R>,
+        _ extract: @escaping @Sendable (ApplyResult) -> R?
+    ) {
+        server.propose(raftRequest) { result in
+            done(result.flatMap { applied in
+                guard var response = extract(applied) else { return .failure(.other("unexpected apply result")) }
+                response.header = server.header(revision: response.header?.revision ?? 0)
+                return .success(response)
+            })
+        }
+    }
 }
+
+/// Responses whose header the service fills in after apply.
+protocol ResponseWithHeader: ProtoMessage {
+    var header: ResponseHeader? { get set }
+}
+
+extension PutResponse: ResponseWithHeader {}
+extension DeleteRangeResponse: ResponseWithHeader {}
+extension TxnResponse: ResponseWithHeader {}
+extension CompactionResponse: ResponseWithHeader {}
