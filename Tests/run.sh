@@ -46,7 +46,14 @@ swift build -c release --product swetcd
 BIN=$ROOT/.build/release/swetcd
 
 step "unit tests"
-swift test --parallel 2>&1 | tail -n 40 || failed+=("unit tests")
+# The full log stays in /tmp/swetcd-unit-tests.log; what failed is printed here.
+if swift test --parallel > /tmp/swetcd-unit-tests.log 2>&1; then
+  grep -E "^(✔ Test run|Executed .* tests)" /tmp/swetcd-unit-tests.log || tail -n 3 /tmp/swetcd-unit-tests.log
+else
+  grep -E "✘|error:|Fatal error|failed \(" /tmp/swetcd-unit-tests.log | head -n 60 || true
+  tail -n 15 /tmp/swetcd-unit-tests.log
+  failed+=("unit tests")
+fi
 
 step "integration tests (real etcdctl 3.5.1 / 3.4.23, real etcd 3.5.1, python grpcio)"
 SWETCD_BIN=$BIN $PY -m pytest -q -p no:cacheprovider Tests/Integration || failed+=("integration tests")

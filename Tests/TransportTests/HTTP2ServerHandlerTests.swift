@@ -404,21 +404,30 @@ private typealias Client = NGHTTP2TestClient
         #expect(h.client[id].grpcStatus == "0")
     }
 
-    @Test func whileTheChannelIsNotWritableNoMoreInputIsRequested() throws {
+    @Test func whileTheChannelIsNotWritableReadsGoOnUntilTooMuchIsQueued() throws {
         let service = TestService()
-        let h = try ServerHarness(router: service.router)
+        let client = Client(manualWindowUpdates: true)
+        let h = try ServerHarness(router: service.router, client: client)
         let reads = ReadCounter()
         try h.channel.pipeline.syncOperations.addHandler(reads, position: .first)
+        _ = client.grpcCall("/test.Echo/Listen", messages: [[1]], endStream: false)
         try h.pump()
-        h.channel.read()
-        #expect(reads.count == 1)
+        let observer = try #require(service.observers.value.first)
+        let before = reads.count
         h.channel.isWritable = false
         h.channel.pipeline.fireChannelWritabilityChanged()
+        // Little queued: reads go on, so the peer's WINDOW_UPDATEs and PINGs still arrive.
         h.channel.read()
-        #expect(reads.count == 1)
+        #expect(reads.count == before + 1)
+        // A peer that never reads its answers: past the bound, no more input is taken.
+        let chunk = [UInt8](repeating: 7, count: 1 << 20)
+        for _ in 0..<(HTTP2ServerHandler.outboundBytesMaxWhileUnwritable >> 20) { observer.stream.send(chunk) }
+        h.channel.embeddedEventLoop.run()
+        h.channel.read()
+        #expect(reads.count == before + 1, "held while 32 MiB wait for an unwritable peer")
         h.channel.isWritable = true
         h.channel.pipeline.fireChannelWritabilityChanged()
-        #expect(reads.count == 2, "the held read goes out once writable again")
+        #expect(reads.count == before + 2, "the held read goes out once writable again")
     }
 
     @Test func bufferedRequestBytesPerConnectionStayWithinTheBudget() throws {
