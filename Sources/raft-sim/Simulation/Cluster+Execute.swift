@@ -1,0 +1,249 @@
+import EtcdProto
+import Raft
+
+extension Cluster {
+    /// Runs one command, appending it to `history` and its effects to the trace. Throws the first
+    /// safety violation it causes (and keeps throwing it afterwards).
+    public func execute(_ command: Command) throws(Violation) {
+        if let violation { throw violation }
+        history.append(command)
+        if echoCommands { log("» \(command)") }
+        do {
+            try run(command)
+        } catch {
+            violation = error
+            throw error
+        }
+    }
+
+    /// Parses and runs a command line.
+    public func execute(line: String) throws -> Void {
+        try execute(try Command.parse(line))
+    }
+
+    private func running(_ id: MemberID) -> SimNode? {
+        guard let node = nodes[id], node.raw != nil else {
+            log("\(id) is not running")
+            return nil
+        }
+        return node
+    }
+
+    private func run(_ command: Command) throws(Violation) {
+        switch command {
+        case let .addNodes(voters, learners, options):
+            try apply(options: options)
+            let ids = (1...(voters + learners)).map { MemberID(UInt64($0)) }
+            try bootstrap(voters: Array(ids.prefix(voters)), learners: Array(ids.dropFirst(voters)))
+            for id in ids { log("\(id): voters=\(Describe.confState(nodes[id]!.confState))") }
+
+        case let .addNode(id):
+            try addEmptyNode(id)
+            log("\(id) added with empty storage")
+
+        case let .campaign(id):
+            guard let node = running(id) else { return }
+            node.raw!.campaign()
+            try afterChange(node)
+
+        case let .tick(id, count):
+            guard let node = running(id) else { return }
+            for _ in 0..<count {
+                node.raw!.tick()
+                try afterChange(node)
+            }
+
+        case let .tickAll(count):
+            for _ in 0..<count {
+                for id in sortedIDs {
+                    guard let node = nodes[id], node.raw != nil else { continue }
+                    node.raw!.tick()
+                    try afterChange(node)
+                }
+            }
+
+        case let .propose(id, datas):
+            guard let node = running(id) else { return }
+            do {
+                if datas.count == 1 {
+                    try node.raw!.propose(Array(datas[0].utf8))
+                } else {
+                    try node.raw!.propose(datas.map { Array($0.utf8) })
+                }
+            } catch {
+                log("\(id) proposal refused: \(error)")
+            }
+
+        case let .proposeConfChange(id, transition, v1, changes):
+            guard let node = running(id) else { return }
+            var singles: [ConfChangeSingle] = []
+            for token in changes {
+                guard let kind = token.first, let nodeID = UInt64(token.dropFirst(), radix: 16) else {
+                    log("bad change '\(token)'")
+                    return
+                }
+                let type: ConfChangeType
+                switch kind {
+                case "v": type = .addNode
+                case "l": type = .addLearnerNode
+                case "r": type = .removeNode
+                case "u": type = .updateNode
+                default:
+                    log("bad change '\(token)'")
+                    return
+                }
+                singles.append(ConfChangeSingle(type: type, nodeID: nodeID))
+            }
+            do {
+                if v1 {
+                    guard singles.count == 1 else {
+                        log("format=v1 takes exactly one change")
+                        return
+                    }
+                    try node.raw!.proposeConfChange(ConfChange(type: singles[0].type!, nodeID: singles[0].nodeID))
+                } else {
+                    let t: ConfChangeTransition
+                    switch transition {
+                    case .auto: t = .auto
+                    case .implicit: t = .jointImplicit
+                    case .explicit: t = .jointExplicit
+                    }
+                    try node.raw!.proposeConfChange(ConfChangeV2(transition: t, changes: singles))
+                }
+            } catch {
+                log("\(id) conf change refused: \(error)")
+            }
+
+        case let .readIndex(id, context):
+            guard let node = running(id) else { return }
+            checker.readIssued(context: Array(context.utf8))
+            do {
+                try node.raw!.readIndex(context: Array(context.utf8))
+            } catch {
+                log("\(id) read index refused: \(error)")
+            }
+
+        case let .transferLeader(id, to):
+            guard let node = running(id) else { return }
+            do {
+                try node.raw!.transferLeader(to: to)
+            } catch {
+                log("\(id) transfer refused: \(error)")
+            }
+
+        case let .ready(id):
+            guard running(id) != nil else { return }
+            try processReady(id)
+
+        case let .deliver(from, to, position, duplicate):
+            try deliver(Link(from: from, to: to), position: position, duplicate: duplicate)
+
+        case let .deliverTo(id):
+            try deliverAll(to: id)
+
+        case let .drop(from, to, position):
+            drop(Link(from: from, to: to), position: position)
+
+        case let .stabilize(ids):
+            try stabilize(ids.isEmpty ? sortedIDs : ids)
+
+        case let .partition(groups):
+            partition(groups)
+            log("partitioned: " + groups.map { $0.map(\.description).joined(separator: " ") }.joined(separator: " / "))
+
+        case .heal:
+            heal()
+            log("healed")
+
+        case let .crash(id):
+            crash(id)
+
+        case let .restart(id):
+            try restart(id)
+
+        case let .compact(id, keep):
+            compact(id, keep: keep)
+
+        case let .reportUnreachable(id, peer):
+            guard let node = running(id) else { return }
+            node.raw!.reportUnreachable(peer)
+
+        case let .reportSnapshot(id, peer, ok):
+            guard let node = running(id) else { return }
+            node.raw!.reportSnapshot(peer, status: ok ? .finished : .failed)
+
+        case let .status(id):
+            guard let node = running(id) else { return }
+            for line in Describe.status(node.raw!.status) { log(line) }
+
+        case let .log(id):
+            guard let node = nodes[id] else { return }
+            let storage = node.storage
+            let first = storage.firstIndex()
+            let last = storage.lastIndex()
+            if storage.currentSnapshot.metadata.index > 0 {
+                log("snapshot " + Describe.snapshot(storage.currentSnapshot))
+            }
+            if first > last {
+                log("log is empty: first index=\(first), last index=\(last)")
+            } else if let entries = try? storage.entries(from: first, to: last + 1, maxSizeBytes: .max) {
+                for e in entries { log(Describe.entry(e)) }
+            }
+        }
+    }
+
+    private func apply(options: [String: String]) throws(Violation) {
+        for (key, value) in options {
+            func number() throws(Violation) -> UInt64 {
+                guard let v = UInt64(value) else { throw Violation(kind: .internalError, detail: "bad value for \(key)") }
+                return v
+            }
+            switch key {
+            case "seed": seed = try number()
+            case "prevote": settings.preVote = value == "true"
+            case "checkquorum": settings.checkQuorum = value == "true"
+            case "election": settings.electionTicks = Int(try number())
+            case "heartbeat": settings.heartbeatTicks = Int(try number())
+            case "inflight": settings.maxInflightMessages = Int(try number())
+            case "max-msg-bytes": settings.maxSizePerMessageBytes = try number()
+            case "max-uncommitted-bytes": settings.maxUncommittedEntriesBytes = try number()
+            case "max-committed-per-ready": settings.maxCommittedSizePerReadyBytes = try number()
+            default: throw Violation(kind: .internalError, detail: "unknown option \(key)")
+            }
+        }
+    }
+
+    /// Delivers every message queued to `id` right now, link by link.
+    func deliverAll(to id: MemberID, from senders: Set<MemberID>? = nil) throws(Violation) {
+        let links = pendingLinks.filter { $0.to == id && (senders?.contains($0.from) ?? true) }
+        guard !links.isEmpty else { return }
+        log("> \(id) receiving messages")
+        let saved = indentation
+        indentation += "  "
+        defer { indentation = saved }
+        for link in links {
+            let count = queues[link]?.count ?? 0
+            for _ in 0..<count { try deliver(link) }
+        }
+    }
+
+    /// Processes Readies and delivers messages among `ids` until nothing changes.
+    func stabilize(_ ids: [MemberID]) throws(Violation) {
+        let members = Set(ids)
+        for _ in 0..<10_000 {
+            var progressed = false
+            for id in ids {
+                guard let node = nodes[id], node.raw != nil, node.raw!.hasReady else { continue }
+                try processReady(id)
+                progressed = true
+            }
+            for id in ids {
+                let links = pendingLinks.filter { $0.to == id && members.contains($0.from) }
+                if links.isEmpty { continue }
+                progressed = true
+                try deliverAll(to: id, from: members)
+            }
+            if !progressed { return }
+        }
+    }
+}
