@@ -112,7 +112,7 @@ case "seed":
         report(failure)
         exit(1)
     }
-    print("ok: seed \(seed)")
+    print("ok: seed \(seed): \(sim.summary)")
 
 case "scenario":
     guard let path = args.words.dropFirst().first else {

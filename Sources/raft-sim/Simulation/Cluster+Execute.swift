@@ -158,6 +158,16 @@ extension Cluster {
         case let .crash(id):
             crash(id)
 
+        case let .crashDuringReady(id):
+            guard let node = running(id) else { return }
+            if node.raw!.hasReady {
+                let rd = node.raw!.ready()
+                log("> \(id) handling Ready, crashing before the persist")
+                for line in Describe.ready(rd) { log("  " + line) }
+                enqueue(rd.messages)
+            }
+            crash(id)
+
         case let .restart(id):
             try restart(id)
 

@@ -338,7 +338,8 @@ public final class Cluster {
         node.raw = nil
         node.wasLeaderInTerm = nil
         log("\(id) crashed")
-        for link in queues.keys.sorted() where link.to == id || link.from == id {
+        // What it sent is on the wire and may still arrive; what was on its way to it is lost.
+        for link in queues.keys.sorted() where link.to == id {
             let lostMessages = queues[link] ?? []
             queues[link] = nil
             for m in lostMessages { lost(m) }

@@ -42,8 +42,11 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
     case partition([[MemberID]])
     /// `heal`
     case heal
-    /// `crash 2`: lose everything not persisted (and the member's in-flight messages).
+    /// `crash 2`: lose everything not persisted and the messages in flight to the member.
     case crash(MemberID)
+    /// `crash-during-ready 2`: take a Ready, send its `messages`, and crash before its persist
+    /// completes (nothing of it is written; `messagesAfterPersist` are never sent).
+    case crashDuringReady(MemberID)
     /// `restart 2`: start again from storage.
     case restart(MemberID)
     /// `compact 1 [keep=k]`: snapshot at the applied index and compact the log, keeping k entries.
@@ -91,6 +94,7 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
         case let .partition(groups): return "partition " + groups.map { $0.map(id).joined(separator: " ") }.joined(separator: " / ")
         case .heal: return "heal"
         case let .crash(m): return "crash \(id(m))"
+        case let .crashDuringReady(m): return "crash-during-ready \(id(m))"
         case let .restart(m): return "restart \(id(m))"
         case let .compact(m, keep): return keep == 0 ? "compact \(id(m))" : "compact \(id(m)) keep=\(keep)"
         case let .reportUnreachable(m, peer): return "report-unreachable \(id(m)) \(id(peer))"
@@ -187,6 +191,7 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
             return .partition(groups)
         case "heal": return .heal
         case "crash": return .crash(try member(try arg(0)))
+        case "crash-during-ready": return .crashDuringReady(try member(try arg(0)))
         case "restart": return .restart(try member(try arg(0)))
         case "compact":
             var keep: UInt64 = 0

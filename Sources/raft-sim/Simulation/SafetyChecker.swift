@@ -60,6 +60,9 @@ public final class SafetyChecker {
 
     public init() {}
 
+    public var leaderTerms: Int { leaderOfTerm.count }
+    public private(set) var readsAnswered = 0
+
     static func hash(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
@@ -182,6 +185,7 @@ public final class SafetyChecker {
 
     func readAnswered(_ id: MemberID, _ rs: ReadState) throws(Violation) {
         guard let floor = readFloor[rs.requestContext] else { return }
+        readsAnswered += 1
         if rs.index < floor {
             throw Violation(kind: .linearizability, detail: "member \(id) got read index \(rs.index) for \(Describe.data(rs.requestContext)), but \(floor) was committed before the read was issued")
         }

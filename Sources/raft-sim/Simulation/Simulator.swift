@@ -25,6 +25,9 @@ public final class Simulator {
 
     var nextMemberID: UInt64
     let maxMemberID: UInt64
+    let actionRates: [(Action, Int)]
+    /// Per mille of steps on which time passes although messages or Readies are pending.
+    let slowNetworkPerMille: Int
     var proposals = 0
     var reads = 0
     var confChanges = 0
@@ -47,6 +50,8 @@ public final class Simulator {
         reorderPerMille = [0, 50, 200][random.below(3)]
         nextMemberID = 0
         maxMemberID = 9
+        actionRates = Self.rates(&random)
+        slowNetworkPerMille = [5, 20, 60][random.below(3)]
     }
 
     /// Runs the simulation; returns the failure, if any.
@@ -71,6 +76,8 @@ public final class Simulator {
         var options: [String: String] = ["seed": String(seed)]
         if random.below(4) == 0 { options["prevote"] = "false" }
         if random.below(4) == 0 { options["checkquorum"] = "false" }
+        options["heartbeat"] = ["1", "1", "2"][random.below(3)]
+        options["election"] = ["6", "10"][random.below(2)]
         options["inflight"] = String([2, 4, 256][random.below(3)])
         options["max-msg-bytes"] = String([0, 40, 1024 * 1024][random.below(3)])
         if random.below(4) == 0 { options["max-uncommitted-bytes"] = "64" }
@@ -107,65 +114,94 @@ public final class Simulator {
 
     // MARK: one random step
 
+    /// What a random step does besides moving messages and Readies. Rates are per thousand steps
+    /// and vary by seed, so that some seeds are calm (long stretches of progress) and some stormy.
+    enum Action: CaseIterable {
+        case propose, read, crash, restart, partition, heal, changeMembership, compact
+        case transferLeader, campaign, tickOne, reportUnreachable, reportSnapshot
+    }
+
+    static func rates(_ random: inout SeededRandom) -> [(Action, Int)] {
+        [
+            (.propose, [20, 50, 120][random.below(3)]), (.read, [5, 15][random.below(2)]),
+            (.crash, [0, 1, 3, 6][random.below(4)]), (.restart, 10),
+            (.partition, [0, 1, 3, 6][random.below(4)]), (.heal, [3, 10][random.below(2)]),
+            (.changeMembership, [0, 4, 10][random.below(3)]), (.compact, [2, 8, 20][random.below(3)]),
+            (.transferLeader, 2), (.campaign, 2), (.tickOne, 5), (.reportUnreachable, 2), (.reportSnapshot, 1),
+        ]
+    }
+
+    /// One step: maybe a fault or a request (at the seed's rates); otherwise the system moves —
+    /// a Ready is processed or a message delivered — and time (a tick on every member) passes
+    /// when nothing is left to move, or now and then even when something is (a slow network:
+    /// timeouts race with messages in flight).
     private func step() throws(Violation) {
-        let roll = random.below(1000)
-        switch roll {
-        case 0..<340: try deliverSomething()
-        case 340..<600: try readySomething()
-        case 600..<720: try exec(.tickAll(count: 1))
-        case 720..<735:
-            if let id = pick(running) { try exec(.tick(id, count: 1)) }
-        case 735..<810: try proposeSomething()
-        case 810..<825:
+        var roll = random.below(1000)
+        for (action, rate) in actionRates {
+            if roll < rate { return try perform(action) }
+            roll -= rate
+        }
+        let readies = running.filter { cluster.nodes[$0]!.raw!.hasReady }
+        let links = cluster.pendingLinks
+        if (readies.isEmpty && links.isEmpty) || chance(slowNetworkPerMille) {
+            return try exec(.tickAll(count: 1))
+        }
+        if !readies.isEmpty && (links.isEmpty || chance(500)) {
+            return try exec(.ready(pick(readies)!))
+        }
+        try deliverSomething()
+    }
+
+    private func perform(_ action: Action) throws(Violation) {
+        switch action {
+        case .propose: try proposeSomething()
+        case .read:
             if let id = pick(running) {
                 reads += 1
                 try exec(.readIndex(id, context: "r\(reads)"))
             }
-        case 825..<832:
-            if running.count > 1, let id = pick(running) { try exec(.crash(id)) }
-        case 832..<850:
+        case .crash:
+            if running.count > 1, let id = pick(running) {
+                if cluster.nodes[id]!.raw!.hasReady && chance(500) {
+                    try exec(.crashDuringReady(id))
+                } else {
+                    try exec(.crash(id))
+                }
+            }
+        case .restart:
             if let id = pick(crashed) { try exec(.restart(id)) }
-        case 850..<858: try partitionSomehow()
-        case 858..<875: try exec(.heal)
-        case 875..<890: try changeMembership()
-        case 890..<910:
+        case .partition: try partitionSomehow()
+        case .heal: if !cluster.cutLinks.isEmpty { try exec(.heal) }
+        case .changeMembership: try changeMembership()
+        case .compact:
             if let id = pick(running) { try exec(.compact(id, keep: UInt64(random.below(6)))) }
-        case 910..<918:
+        case .transferLeader:
             if let l = leader, let to = pick(cluster.nodes[l]!.raw!.confState.voters.map { MemberID($0) }) {
                 try exec(.transferLeader(l, to: to))
             }
-        case 918..<926:
+        case .campaign:
             if let id = pick(running) { try exec(.campaign(id)) }
-        case 926..<932:
+        case .tickOne:
+            if let id = pick(running) { try exec(.tick(id, count: 1)) }
+        case .reportUnreachable:
             if let l = leader, let peer = pick(cluster.sortedIDs.filter { $0 != l }) {
                 try exec(.reportUnreachable(l, peer: peer))
             }
-        case 932..<936:
+        case .reportSnapshot:
             if let l = leader, let peer = pick(cluster.sortedIDs.filter { $0 != l }) {
                 try exec(.reportSnapshot(l, peer: peer, ok: random.below(2) == 0))
             }
-        default:
-            try readySomething()
         }
     }
 
     private func deliverSomething() throws(Violation) {
-        guard let link = pick(cluster.pendingLinks) else { return try readySomething() }
+        guard let link = pick(cluster.pendingLinks) else { return try exec(.tickAll(count: 1)) }
         let count = cluster.queues[link]!.count
         let position = chance(reorderPerMille) ? random.below(count) : 0
         if chance(lossPerMille) {
             try exec(.drop(from: link.from, to: link.to, position: position))
         } else {
             try exec(.deliver(from: link.from, to: link.to, position: position, duplicate: chance(duplicatePerMille)))
-        }
-    }
-
-    private func readySomething() throws(Violation) {
-        let ready = running.filter { cluster.nodes[$0]!.raw!.hasReady }
-        if let id = pick(ready) {
-            try exec(.ready(id))
-        } else {
-            try exec(.tickAll(count: 1))
         }
     }
 
@@ -313,6 +349,11 @@ public final class Simulator {
 }
 
 extension Simulator {
+    /// How much happened in the run: committed index, terms with a leader, reads answered.
+    public var summary: String {
+        "committed \(cluster.checker.maxCommitted), \(cluster.checker.leaderTerms) terms with a leader, \(cluster.checker.readsAnswered)/\(reads) reads answered, \(confChanges) conf changes proposed"
+    }
+
     /// Prints the trace of the run so far (when created with `trace: true`), command by command.
     public func printTrace() {
         for line in cluster.takeTrace() { print(line) }
