@@ -240,7 +240,7 @@ extension Cluster {
     /// Processes Readies and delivers messages among `ids` until nothing changes.
     func stabilize(_ ids: [MemberID]) throws(Violation) {
         let members = Set(ids)
-        for _ in 0..<10_000 {
+        for _ in 0..<1_000 {
             var progressed = false
             for id in ids {
                 guard let node = nodes[id], node.raw != nil, node.raw!.hasReady else { continue }

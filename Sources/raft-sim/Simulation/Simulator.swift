@@ -281,7 +281,7 @@ public final class Simulator {
         for id in crashed { try exec(.restart(id)) }
         var marker = 0
         var proposedAt = -100
-        for round in 0..<400 {
+        for round in 0..<150 {
             try exec(.stabilize([]))
             if let l = leader {
                 let raw = cluster.nodes[l]!.raw!
@@ -299,7 +299,7 @@ public final class Simulator {
             }
             try exec(.tickAll(count: 1))
         }
-        throw Violation(kind: .liveness, detail: "no leader committed and applied a final entry on every member within 400 rounds after healing")
+        throw Violation(kind: .liveness, detail: "no leader committed and applied a final entry on every member within 150 rounds after healing")
     }
 
     // MARK: replay and shrinking
