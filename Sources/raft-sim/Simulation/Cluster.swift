@@ -65,6 +65,8 @@ public final class Cluster {
     /// Commands executed so far (the replayable trace).
     public internal(set) var history: [Command] = []
     var violation: Violation?
+    /// Messages delivered so far.
+    var deliveredCount = 0
 
     public init(trace: Bool) {
         traceEnabled = trace
@@ -202,6 +204,7 @@ public final class Cluster {
             queues[link] = queue
         }
         guard let node = nodes[link.to], node.raw != nil else { return }
+        deliveredCount += 1
         log(Describe.message(m) + (duplicate ? " (duplicate)" : ""))
         let saved = indentation
         indentation += "  "
