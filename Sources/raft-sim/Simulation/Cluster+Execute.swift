@@ -135,6 +135,14 @@ extension Cluster {
             guard running(id) != nil else { return }
             try processReady(id)
 
+        case let .readyStart(id):
+            guard running(id) != nil else { return }
+            startReady(id)
+
+        case let .readyFinish(id):
+            guard running(id) != nil else { return }
+            try finishReady(id)
+
         case let .deliver(from, to, position, duplicate):
             try deliver(Link(from: from, to: to), position: position, duplicate: duplicate)
 
@@ -159,13 +167,8 @@ extension Cluster {
             crash(id)
 
         case let .crashDuringReady(id):
-            guard let node = running(id) else { return }
-            if node.raw!.hasReady {
-                let rd = node.raw!.ready()
-                log("> \(id) handling Ready, crashing before the persist")
-                for line in Describe.ready(rd) { log("  " + line) }
-                enqueue(rd.messages)
-            }
+            guard running(id) != nil else { return }
+            startReady(id)
             crash(id)
 
         case let .restart(id):
@@ -245,7 +248,7 @@ extension Cluster {
         for _ in 0..<1_000 {
             var progressed = false
             for id in ids {
-                guard let node = nodes[id], node.raw != nil, node.raw!.hasReady else { continue }
+                guard let node = nodes[id], node.raw != nil, node.pendingReady != nil || node.raw!.hasReady else { continue }
                 try processReady(id)
                 progressed = true
             }

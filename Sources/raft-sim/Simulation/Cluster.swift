@@ -31,6 +31,8 @@ final class SimNode {
     var confState = ConfState()
     /// The data of the last normal entry applied (the liveness check looks for its marker).
     var lastApplied = ""
+    /// A Ready taken and not yet persisted (lost if the member crashes).
+    var pendingReady: Ready?
 
     init(id: MemberID, storage: MemoryStorage) {
         self.id = id
@@ -253,15 +255,32 @@ public final class Cluster {
     /// Processes one Ready of `id` the way a server must: send what may go at once, persist,
     /// send what needed the persist, apply, advance.
     func processReady(_ id: MemberID) throws(Violation) {
-        guard let node = nodes[id], node.raw != nil, node.raw!.hasReady else { return }
+        guard let node = nodes[id], node.raw != nil, node.pendingReady != nil || node.raw!.hasReady else { return }
+        if node.pendingReady == nil { startReady(id) }
+        try finishReady(id)
+    }
+
+    /// Takes a Ready and sends its `messages`; the persist (`finishReady`) comes later, and other
+    /// inputs may reach the member meanwhile (as when a server writes asynchronously).
+    func startReady(_ id: MemberID) {
+        guard let node = nodes[id], node.raw != nil, node.pendingReady == nil, node.raw!.hasReady else { return }
         let rd = node.raw!.ready()
+        node.pendingReady = rd
         log("> \(id) handling Ready")
         let saved = indentation
         indentation += "  "
         defer { indentation = saved }
         for line in Describe.ready(rd) { log(line) }
-
         enqueue(rd.messages)
+    }
+
+    /// Persists the pending Ready, sends `messagesAfterPersist`, applies, and advances.
+    func finishReady(_ id: MemberID) throws(Violation) {
+        guard let node = nodes[id], node.raw != nil, let rd = node.pendingReady else { return }
+        node.pendingReady = nil
+        let saved = indentation
+        indentation += "  "
+        defer { indentation = saved }
 
         if let snap = rd.snapshot {
             do {
@@ -339,6 +358,7 @@ public final class Cluster {
     func crash(_ id: MemberID) {
         guard let node = nodes[id], node.raw != nil else { return }
         node.raw = nil
+        node.pendingReady = nil
         node.wasLeaderInTerm = nil
         log("\(id) crashed")
         // What it sent is on the wire and may still arrive; what was on its way to it is lost.

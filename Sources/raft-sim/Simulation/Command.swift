@@ -26,8 +26,13 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
     case readIndex(MemberID, context: String)
     /// `transfer-leader 1 3`: ask leader 1 to hand over to 3.
     case transferLeader(MemberID, to: MemberID)
-    /// `ready 1`: process one Ready of member 1.
+    /// `ready 1`: process one Ready of member 1 (finish the pending one, if `ready-start` left one).
     case ready(MemberID)
+    /// `ready-start 1`: take a Ready and send its `messages`, leaving the persist for later (an
+    /// asynchronous write; other commands may reach the member meanwhile).
+    case readyStart(MemberID)
+    /// `ready-finish 1`: persist the pending Ready, send `messagesAfterPersist`, apply, advance.
+    case readyFinish(MemberID)
     /// `deliver 1->2 [#k] [dup]`: deliver the first (or k-th, from 1) message on the link;
     /// `dup` leaves it queued too.
     case deliver(from: MemberID, to: MemberID, position: Int, duplicate: Bool)
@@ -86,6 +91,8 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
         case let .readIndex(m, context): return "read-index \(id(m)) \(context)"
         case let .transferLeader(m, to): return "transfer-leader \(id(m)) \(id(to))"
         case let .ready(m): return "ready \(id(m))"
+        case let .readyStart(m): return "ready-start \(id(m))"
+        case let .readyFinish(m): return "ready-finish \(id(m))"
         case let .deliver(from, to, position, duplicate):
             return "deliver \(id(from))->\(id(to))" + (position > 0 ? " #\(position + 1)" : "") + (duplicate ? " dup" : "")
         case let .deliverTo(m): return "deliver-to \(id(m))"
@@ -172,6 +179,8 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
         case "read-index": return .readIndex(try member(try arg(0)), context: try arg(1))
         case "transfer-leader": return .transferLeader(try member(try arg(0)), to: try member(try arg(1)))
         case "ready": return .ready(try member(try arg(0)))
+        case "ready-start": return .readyStart(try member(try arg(0)))
+        case "ready-finish": return .readyFinish(try member(try arg(0)))
         case "deliver":
             let (from, to) = try link(try arg(0))
             return .deliver(from: from, to: to, position: try position(args.dropFirst()), duplicate: args.contains("dup"))

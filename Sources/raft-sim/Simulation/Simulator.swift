@@ -28,6 +28,8 @@ public final class Simulator {
     let actionRates: [(Action, Int)]
     /// Per mille of steps on which time passes although messages or Readies are pending.
     let slowNetworkPerMille: Int
+    /// Per mille of Readies whose persist is left pending while other steps run.
+    let asyncWritePerMille: Int
     var proposals = 0
     var reads = 0
     var confChanges = 0
@@ -52,6 +54,7 @@ public final class Simulator {
         maxMemberID = 9
         actionRates = Self.rates(&random)
         slowNetworkPerMille = [5, 20, 60][random.below(3)]
+        asyncWritePerMille = [0, 200, 600][random.below(3)]
     }
 
     /// Runs the simulation; returns the failure, if any.
@@ -141,13 +144,18 @@ public final class Simulator {
             if roll < rate { return try perform(action) }
             roll -= rate
         }
-        let readies = running.filter { cluster.nodes[$0]!.raw!.hasReady }
+        let readies = running.filter { cluster.nodes[$0]!.pendingReady != nil || cluster.nodes[$0]!.raw!.hasReady }
         let links = cluster.pendingLinks
         if (readies.isEmpty && links.isEmpty) || chance(slowNetworkPerMille) {
             return try exec(.tickAll(count: 1))
         }
         if !readies.isEmpty && (links.isEmpty || chance(500)) {
-            return try exec(.ready(pick(readies)!))
+            let id = pick(readies)!
+            if cluster.nodes[id]!.pendingReady != nil {
+                return try exec(.readyFinish(id))
+            }
+            // Sometimes the write takes a while: other inputs reach the member before it ends.
+            return try exec(chance(asyncWritePerMille) ? .readyStart(id) : .ready(id))
         }
         try deliverSomething()
     }
@@ -162,7 +170,7 @@ public final class Simulator {
             }
         case .crash:
             if running.count > 1, let id = pick(running) {
-                if cluster.nodes[id]!.raw!.hasReady && chance(500) {
+                if cluster.nodes[id]!.pendingReady == nil && cluster.nodes[id]!.raw!.hasReady && chance(500) {
                     try exec(.crashDuringReady(id))
                 } else {
                     try exec(.crash(id))
