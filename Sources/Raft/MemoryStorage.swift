@@ -11,8 +11,16 @@ public final class MemoryStorage: RaftStorage {
     /// `entries[0]` is the dummy; real entries follow with consecutive indexes.
     private var entries: [Entry]
 
+    /// Empty storage: a member joining an existing group, which learns the membership from the
+    /// leader.
     public init() {
         entries = [Entry()]
+    }
+
+    /// The storage of a founding member of a new group: an empty log and the initial membership.
+    public convenience init(confState: ConfState) {
+        self.init()
+        currentSnapshot.metadata.confState = confState
     }
 
     private var offset: LogIndex { LogIndex(entries[0].index) }
