@@ -197,6 +197,7 @@ struct Raft {
             if memberID == me {
                 // Only what this member has persisted counts towards its own quorum share.
                 pr.match = Swift.min(selfMatch, lastIndex)
+                pr.recentActive = true
             }
         }
         pendingConfIndex = .zero

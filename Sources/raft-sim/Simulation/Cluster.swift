@@ -162,7 +162,13 @@ public final class Cluster {
     /// after that snapshot was taken would find itself missing from it and refuse it.
     func enqueue(_ messages: [Message]) {
         for var m in messages {
-            if m.type == .snap, let sender = nodes[MemberID(m.from)] { m.snapshot = freshSnapshot(of: sender, atLeast: m.snapshot) }
+            if m.type == .snap, let sender = nodes[MemberID(m.from)] {
+                let fresh = freshSnapshot(of: sender, atLeast: m.snapshot)
+                if fresh.metadata.index != m.snapshot.metadata.index {
+                    log("\(sender.id) sends its current state as the snapshot: index \(fresh.metadata.index)")
+                    m.snapshot = fresh
+                }
+            }
             let link = Link(from: MemberID(m.from), to: MemberID(m.to))
             guard let target = nodes[link.to], target.raw != nil, !cutLinks.contains(link) else {
                 lost(m)
@@ -266,7 +272,7 @@ public final class Cluster {
         guard let node = nodes[id], node.raw != nil, node.pendingReady == nil, node.raw!.hasReady else { return }
         let rd = node.raw!.ready()
         node.pendingReady = rd
-        log("> \(id) handling Ready")
+        log("> \(id) handling Ready" + (rd.mustSync ? " (sync)" : ""))
         let saved = indentation
         indentation += "  "
         defer { indentation = saved }

@@ -69,6 +69,7 @@ public enum Describe {
         if m.commit != 0 { s += " Commit:\(m.commit)" }
         if !m.entries.isEmpty { s += " Entries:[" + m.entries.map(entry).joined(separator: ", ") + "]" }
         if m.snapshot.metadata.index != 0 { s += " Snapshot:{" + snapshot(m.snapshot) + "}" }
+        if !m.context.isEmpty { s += " Context:" + data(m.context) }
         return s
     }
 
