@@ -13,6 +13,8 @@ public struct Term: RawRepresentable, Hashable, Comparable, Sendable, Expressibl
     public static let zero = Term(0)
 
     @inlinable public static func < (a: Term, b: Term) -> Bool { a.rawValue < b.rawValue }
+    @inlinable public static func == (a: Term, b: Term) -> Bool { a.rawValue == b.rawValue }
+    @inlinable public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
     /// The following term.
     @inlinable public var next: Term { Term(rawValue + 1) }
     public var description: String { String(rawValue) }
@@ -31,6 +33,8 @@ public struct LogIndex: RawRepresentable, Hashable, Comparable, Sendable, Custom
     public static let infinity = LogIndex(UInt64.max)
 
     @inlinable public static func < (a: LogIndex, b: LogIndex) -> Bool { a.rawValue < b.rawValue }
+    @inlinable public static func == (a: LogIndex, b: LogIndex) -> Bool { a.rawValue == b.rawValue }
+    @inlinable public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
     @inlinable public static func + (a: LogIndex, n: UInt64) -> LogIndex { LogIndex(a.rawValue + n) }
     @inlinable public static func - (a: LogIndex, n: UInt64) -> LogIndex { LogIndex(a.rawValue - n) }
@@ -54,6 +58,8 @@ public struct MemberID: RawRepresentable, Hashable, Comparable, Sendable, Expres
 
     @inlinable public var isNone: Bool { rawValue == 0 }
     @inlinable public static func < (a: MemberID, b: MemberID) -> Bool { a.rawValue < b.rawValue }
+    @inlinable public static func == (a: MemberID, b: MemberID) -> Bool { a.rawValue == b.rawValue }
+    @inlinable public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
     public var description: String { String(rawValue, radix: 16) }
 }
 

@@ -142,6 +142,17 @@ struct Raft {
         return !pr.isLearner
     }
 
+    /// Whether there is anything for a Ready: a changed soft or hard state, unstable entries or
+    /// snapshot, messages, read states or entries to apply. Compares field by field (this runs
+    /// on every turn of the application's loop).
+    func hasWork(since soft: SoftState, _ hard: HardState) -> Bool {
+        if lead != soft.leader || role != soft.role { return true }
+        if term.rawValue != hard.term || vote.rawValue != hard.vote || log.committed.rawValue != hard.commit { return true }
+        if log.unstable.snapshot != nil || !log.unstable.entries.isEmpty { return true }
+        if !messages.isEmpty || !messagesAfterPersist.isEmpty || !stepsAfterPersist.isEmpty { return true }
+        return !readStates.isEmpty || log.hasEntriesToApply
+    }
+
     func emit(_ event: @autoclosure () -> RaftEvent) {
         if let eventHandler { eventHandler(event()) }
     }

@@ -155,14 +155,7 @@ public struct RawNode {
     /// Whether `ready()` has anything to hand out. False while a Ready is outstanding.
     public var hasReady: Bool {
         guard outstanding == nil else { return false }
-        let r = raft
-        if r.softState != previousSoftState { return true }
-        let hs = r.hardState
-        if !hs.isEmpty && hs != previousHardState { return true }
-        if r.log.unstable.snapshot != nil || !r.log.unstable.entries.isEmpty { return true }
-        if !r.messages.isEmpty || !r.messagesAfterPersist.isEmpty || !r.stepsAfterPersist.isEmpty { return true }
-        if !r.readStates.isEmpty || r.log.hasEntriesToApply { return true }
-        return false
+        return raft.hasWork(since: previousSoftState, previousHardState)
     }
 
     /// Hands out the pending work (see `Ready` for what to do with it). Call `advance()` when done.

@@ -185,6 +185,17 @@ extension Cluster {
             guard let node = running(id) else { return }
             node.raw!.reportSnapshot(peer, status: ok ? .finished : .failed)
 
+        case let .corrupt(id, index):
+            guard let node = nodes[id] else { return }
+            let at = LogIndex(index)
+            let storage = node.storage
+            guard at >= storage.firstIndex(), at <= storage.lastIndex(),
+                  var tail = try? storage.entries(from: at, to: storage.lastIndex() + 1, maxSizeBytes: .max)
+            else { return }
+            tail[0].data = Array("corrupted".utf8)
+            storage.append(tail)
+            log("\(id) entry \(index) corrupted on disk")
+
         case let .status(id):
             guard let node = running(id) else { return }
             for line in Describe.status(node.raw!.status) { log(line) }

@@ -74,7 +74,8 @@ public final class Cluster {
         traceEnabled = trace
     }
 
-    public var sortedIDs: [MemberID] { nodes.keys.sorted() }
+    /// The members' IDs, ascending (kept as members are added).
+    public private(set) var sortedIDs: [MemberID] = []
 
     func log(_ line: @autoclosure () -> String) {
         if traceEnabled { traceLines.append(indentation + line()) }
@@ -141,6 +142,7 @@ public final class Cluster {
             try? storage.applySnapshot(snap)
             let node = SimNode(id: id, storage: storage)
             nodes[id] = node
+            sortedIDs = nodes.keys.sorted()
             try start(node)
         }
     }
@@ -150,6 +152,7 @@ public final class Cluster {
         guard nodes[id] == nil else { return }
         let node = SimNode(id: id, storage: MemoryStorage())
         nodes[id] = node
+        sortedIDs = nodes.keys.sorted()
         try start(node)
     }
 
@@ -195,7 +198,14 @@ public final class Cluster {
     }
 
     var pendingLinks: [Link] {
-        queues.filter { !$0.value.isEmpty }.keys.sorted()
+        var links: [Link] = []
+        for (link, queue) in queues where !queue.isEmpty { links.append(link) }
+        links.sort()
+        return links
+    }
+
+    var hasPendingMessages: Bool {
+        queues.values.contains { !$0.isEmpty }
     }
 
     var pendingMessageCount: Int {
@@ -276,7 +286,7 @@ public final class Cluster {
         let saved = indentation
         indentation += "  "
         defer { indentation = saved }
-        for line in Describe.ready(rd) { log(line) }
+        if traceEnabled { for line in Describe.ready(rd) { log(line) } }
         enqueue(rd.messages)
     }
 

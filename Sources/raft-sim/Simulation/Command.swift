@@ -60,6 +60,9 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
     case reportUnreachable(MemberID, peer: MemberID)
     /// `report-snapshot 1 2 ok|failed`
     case reportSnapshot(MemberID, peer: MemberID, ok: Bool)
+    /// `corrupt 2 5`: flip the data of the entry at index 5 in member 2's storage (a disk fault;
+    /// used to check that the checker notices, never by the random simulator).
+    case corrupt(MemberID, index: UInt64)
     /// `status 1`
     case status(MemberID)
     /// `log 1`: the member's persisted log.
@@ -106,6 +109,7 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
         case let .compact(m, keep): return keep == 0 ? "compact \(id(m))" : "compact \(id(m)) keep=\(keep)"
         case let .reportUnreachable(m, peer): return "report-unreachable \(id(m)) \(id(peer))"
         case let .reportSnapshot(m, peer, ok): return "report-snapshot \(id(m)) \(id(peer)) \(ok ? "ok" : "failed")"
+        case let .corrupt(m, index): return "corrupt \(id(m)) \(index)"
         case let .status(m): return "status \(id(m))"
         case let .log(m): return "log \(id(m))"
         }
@@ -212,6 +216,9 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
         case "report-unreachable": return .reportUnreachable(try member(try arg(0)), peer: try member(try arg(1)))
         case "report-snapshot":
             return .reportSnapshot(try member(try arg(0)), peer: try member(try arg(1)), ok: try arg(2) == "ok")
+        case "corrupt":
+            guard let index = UInt64(try arg(1)) else { throw fail("bad index") }
+            return .corrupt(try member(try arg(0)), index: index)
         case "status": return .status(try member(try arg(0)))
         case "log": return .log(try member(try arg(0)))
         default: throw fail("unknown command")

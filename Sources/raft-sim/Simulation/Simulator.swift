@@ -144,12 +144,16 @@ public final class Simulator {
             if roll < rate { return try perform(action) }
             roll -= rate
         }
-        let readies = running.filter { cluster.nodes[$0]!.pendingReady != nil || cluster.nodes[$0]!.raw!.hasReady }
-        let links = cluster.pendingLinks
-        if (readies.isEmpty && links.isEmpty) || chance(slowNetworkPerMille) {
+        var readies: [MemberID] = []
+        for id in cluster.sortedIDs {
+            let node = cluster.nodes[id]!
+            if node.pendingReady != nil || node.raw?.hasReady == true { readies.append(id) }
+        }
+        let messagesPending = cluster.hasPendingMessages
+        if (readies.isEmpty && !messagesPending) || chance(slowNetworkPerMille) {
             return try exec(.tickAll(count: 1))
         }
-        if !readies.isEmpty && (links.isEmpty || chance(500)) {
+        if !readies.isEmpty && (!messagesPending || chance(500)) {
             let id = pick(readies)!
             if cluster.nodes[id]!.pendingReady != nil {
                 return try exec(.readyFinish(id))
@@ -357,6 +361,9 @@ public final class Simulator {
 }
 
 extension Simulator {
+    /// The commands run so far.
+    public var history: [Command] { cluster.history }
+
     /// How much happened in the run: committed index, terms with a leader, reads answered.
     public var summary: String {
         "committed \(cluster.checker.maxCommitted), \(cluster.checker.leaderTerms) terms with a leader, \(cluster.checker.readsAnswered)/\(reads) reads answered, \(confChanges) conf changes proposed"
