@@ -50,10 +50,12 @@ extension Raft {
                 }
             }
         } else if messageTerm < term {
-            if (checkQuorum || preVote) && (type == .heartbeat || type == .app) {
-                // A leader of an older term. It may be one that was cut off: tell it our term so it
-                // steps down. (With CheckQuorum or PreVote, our own vote requests may never reach
-                // it with a higher term, so without this it could lead its old term forever.)
+            if type == .heartbeat || type == .app {
+                // A leader of an older term: tell it our term so it steps down (§5.1: a stale
+                // request is rejected with the current term). etcd answers only with CheckQuorum
+                // or PreVote on, counting on our vote requests to reach that leader otherwise — but
+                // a member behind on configuration changes asks only the members of its stale
+                // configuration, which may not include the leader: both would wait forever.
                 send(Message(type: .appResp, to: m.from))
             } else if type == .preVote {
                 // Reject explicitly: a pre-candidate with a stale term but a long log could

@@ -36,7 +36,8 @@ import Testing
         m.step(msg(.app, from: 2, to: 1, term: 1, logTerm: 0, index: 0, entries: [entry(1, 1, "x")]))
         #expect(m.raft.log.lastIndex == .zero)
         #expect(m.raft.term == Term(2))
-        #expect(m.takeMessages().isEmpty)
+        // The answer carries the newer term, so the stale leader steps down.
+        #expect(summary(m.takeMessages()) == ["MsgAppResp 1->2 t2"])
     }
 
     // MARK: §5.2 Leader election

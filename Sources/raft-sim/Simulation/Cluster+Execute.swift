@@ -196,6 +196,9 @@ extension Cluster {
             storage.append(tail)
             log("\(id) entry \(index) corrupted on disk")
 
+        case .checkLiveness:
+            try checkLiveness()
+
         case let .status(id):
             guard let node = running(id) else { return }
             for line in Describe.status(node.raw!.status) { log(line) }
@@ -235,6 +238,58 @@ extension Cluster {
             default: throw Violation(kind: .internalError, detail: "unknown option \(key)")
             }
         }
+    }
+
+    /// The running member that leads the highest term, if any.
+    var currentLeader: MemberID? {
+        var best: (MemberID, Term)?
+        for id in sortedIDs {
+            guard let raw = nodes[id]!.raw, raw.role == .leader else { continue }
+            if best == nil || raw.term > best!.1 { best = (id, raw.term) }
+        }
+        return best?.0
+    }
+
+    /// Heals, restarts everyone, and lets time pass with a perfect network: a leader must commit
+    /// a marker entry and every member of its configuration must apply it.
+    func checkLiveness() throws(Violation) {
+        heal()
+        for id in sortedIDs where nodes[id]!.raw == nil { try restart(id) }
+        var marker = 0
+        var proposedAt = -100
+        for round in 0..<150 {
+            try stabilize(sortedIDs)
+            if let l = currentLeader {
+                let raw = nodes[l]!.raw!
+                let cs = raw.confState
+                let members = (cs.voters + cs.learners + cs.votersOutgoing + cs.learnersNext).map { MemberID($0) }
+                if marker > 0 && members.allSatisfy({ nodes[$0]?.lastApplied == "final\(marker)" }) {
+                    log("live: \(l) leads term \(raw.term); every member applied final\(marker)")
+                    return
+                }
+                if round - proposedAt > 30 {
+                    marker += 1
+                    proposedAt = round
+                    do {
+                        try nodes[l]!.raw!.propose(Array("final\(marker)".utf8))
+                    } catch {
+                        log("\(l) refused final\(marker): \(error)")
+                    }
+                    continue
+                }
+            }
+            for id in sortedIDs where nodes[id]!.raw != nil {
+                nodes[id]!.raw!.tick()
+                try afterChange(nodes[id]!)
+            }
+        }
+        var states: [String] = []
+        for id in sortedIDs {
+            guard let raw = nodes[id]!.raw else { continue }
+            let st = raw.status
+            states.append("\(id): \(st.role) term \(st.term) lead \(st.leader) commit \(st.commit) applied \(st.applied) last \(st.lastIndex) \(Describe.confState(st.confState)) last applied \(nodes[id]!.lastApplied)")
+        }
+        throw Violation(kind: .liveness, detail: "no leader committed and applied a final entry on every member within 150 rounds after healing; " + states.joined(separator: "; "))
     }
 
     /// Delivers every message queued to `id` right now, link by link.

@@ -63,6 +63,9 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
     /// `corrupt 2 5`: flip the data of the entry at index 5 in member 2's storage (a disk fault;
     /// used to check that the checker notices, never by the random simulator).
     case corrupt(MemberID, index: UInt64)
+    /// `check-liveness`: heal, restart every crashed member, then require a leader to commit
+    /// and apply a new entry on every member of its configuration within a bounded time.
+    case checkLiveness
     /// `status 1`
     case status(MemberID)
     /// `log 1`: the member's persisted log.
@@ -110,6 +113,7 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
         case let .reportUnreachable(m, peer): return "report-unreachable \(id(m)) \(id(peer))"
         case let .reportSnapshot(m, peer, ok): return "report-snapshot \(id(m)) \(id(peer)) \(ok ? "ok" : "failed")"
         case let .corrupt(m, index): return "corrupt \(id(m)) \(index)"
+        case .checkLiveness: return "check-liveness"
         case let .status(m): return "status \(id(m))"
         case let .log(m): return "log \(id(m))"
         }
@@ -219,6 +223,7 @@ public enum Command: Equatable, Sendable, CustomStringConvertible {
         case "corrupt":
             guard let index = UInt64(try arg(1)) else { throw fail("bad index") }
             return .corrupt(try member(try arg(0)), index: index)
+        case "check-liveness": return .checkLiveness
         case "status": return .status(try member(try arg(0)))
         case "log": return .log(try member(try arg(0)))
         default: throw fail("unknown command")
