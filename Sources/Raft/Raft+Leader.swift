@@ -235,6 +235,10 @@ extension Raft {
             emit(.sentTimeoutNow(id, to: from, term: term))
             sendTimeoutNow(to: from)
         }
+        if handingOverAfterRemoval, tracker.config.voters.contains(from), tracker.progress[from]?.match == log.lastIndex {
+            // A voter holds the whole log (and was sent the commit index): hand over to it.
+            handOverAndStepDown()
+        }
     }
 
     mutating func handleHeartbeatResponse(_ m: Message, from: MemberID) {
@@ -244,6 +248,11 @@ extension Raft {
         }
         if let pr = tracker.progress[from], pr.match < log.lastIndex {
             sendAppend(to: from)
+        }
+        if handingOverAfterRemoval, tracker.config.voters.contains(from), tracker.progress[from]?.match == log.lastIndex {
+            // This voter holds the whole log and now knows the commit index: hand over to it.
+            handOverAndStepDown()
+            return
         }
         guard !m.context.isEmpty, let round = ReadOnly.round(fromContext: m.context),
               let acks = readOnly.receiveAck(from: from, round: round)

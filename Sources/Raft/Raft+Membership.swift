@@ -25,9 +25,19 @@ extension Raft {
         isLearner = mine?.isLearner ?? false
 
         if role == .leader && (mine == nil || isLearner) {
-            // Removed (or demoted) while leading. The change is applied, so it is committed.
-            if stepDownOnRemoval { handOverAndStepDown() }
-            return cs
+            // Removed (or demoted) while leading. As in the Raft paper (§6), it goes on leading
+            // the new configuration without counting itself, for a while: the remaining members
+            // must learn that the change committed (a member that does not would keep the old
+            // configuration and could wait forever for the removed leader's vote). It hands over
+            // once a voter has its whole log, or after an election timeout.
+            if stepDownOnRemoval && !handingOverAfterRemoval {
+                handingOverAfterRemoval = true
+                electionElapsed = 0
+                emit(.removedWhileLeading(id, term: term))
+                // Heartbeats carry the commit index bounded by what each member holds, so the
+                // remaining members learn the change committed even if an append is refused.
+                broadcastHeartbeat()
+            }
         }
         guard role == .leader, !cs.voters.isEmpty else { return cs }
 
@@ -46,11 +56,9 @@ extension Raft {
         return cs
     }
 
-    /// A removed leader's exit: tell the remaining members the commit index, let the most
-    /// up-to-date voter campaign at once (`MsgTimeoutNow`) so the group does not wait out an
-    /// election timeout, and become a follower with no leader.
+    /// A removed leader's exit: let the most up-to-date voter campaign at once (`MsgTimeoutNow`)
+    /// so the group does not wait out an election timeout, and become a follower with no leader.
     mutating func handOverAndStepDown() {
-        broadcastAppend()
         var best: (id: MemberID, match: LogIndex)?
         for voter in tracker.voterIDs where voter != id {
             guard let pr = tracker.progress[voter] else { continue }

@@ -32,6 +32,8 @@ struct Raft {
     var lead: MemberID = .none
     /// The member leadership is being handed to, while a transfer is in progress.
     var leadTransferee: MemberID = .none
+    /// This leader was removed from the configuration and leads only until it hands over.
+    var handingOverAfterRemoval = false
     /// A leader accepts no new configuration change while one at or below this index may be
     /// unapplied.
     var pendingConfIndex: LogIndex = .zero
@@ -213,6 +215,7 @@ struct Raft {
         }
         pendingConfIndex = .zero
         uncommittedBytes = 0
+        handingOverAfterRemoval = false
         readOnly.reset()
         pendingReadIndexMessages.removeAll()
     }
@@ -281,6 +284,10 @@ struct Raft {
         electionElapsed += 1
         if electionElapsed >= electionTicks {
             electionElapsed = 0
+            if handingOverAfterRemoval {
+                handOverAndStepDown()
+                return
+            }
             if checkQuorum {
                 _ = try? step(Message(type: .checkQuorum, from: id.rawValue))
             }

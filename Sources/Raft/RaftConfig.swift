@@ -35,8 +35,11 @@ public struct RaftConfig {
     public var preVote: Bool = true
     /// A follower drops proposals instead of forwarding them to the leader.
     public var disableProposalForwarding: Bool = false
-    /// A leader that is removed from the configuration (or demoted) steps down once it applies
-    /// the change, after handing over to the most up-to-date voter.
+    /// A leader that is removed from the configuration (or demoted) hands over and steps down
+    /// after applying the change: it leads the new configuration (without counting itself) until
+    /// a voter holds its whole log — then tells that voter to campaign at once — or an election
+    /// timeout passed. Without it, it leads on (etcd 3.4's behaviour) until the application stops
+    /// it.
     public var stepDownOnRemoval: Bool = true
     /// Seeds the election-timeout randomness; the same seed and the same inputs give the same
     /// behaviour.

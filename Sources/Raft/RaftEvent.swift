@@ -18,6 +18,7 @@ public enum RaftEvent: Equatable, Sendable, CustomStringConvertible {
     case cannotCampaignPendingConfChange(MemberID, term: Term)
     case cannotCampaignNotVoter(MemberID)
     case steppedDownWithoutQuorum(MemberID, term: Term)
+    case removedWhileLeading(MemberID, term: Term)
     case steppedDownRemoved(MemberID, term: Term)
     case switchedConfig(MemberID, String)
     case restoredSnapshot(MemberID, index: LogIndex, term: Term)
@@ -47,6 +48,7 @@ public enum RaftEvent: Equatable, Sendable, CustomStringConvertible {
         case let .cannotCampaignPendingConfChange(id, term): return "\(id) cannot campaign at term \(term): unapplied configuration changes"
         case let .cannotCampaignNotVoter(id): return "\(id) is not a voter and cannot campaign"
         case let .steppedDownWithoutQuorum(id, term): return "\(id) stepped down to follower since quorum is not active (term \(term))"
+        case let .removedWhileLeading(id, term): return "\(id) is no longer a voter: leads term \(term) only until it hands over"
         case let .steppedDownRemoved(id, term): return "\(id) stepped down: no longer a voter (term \(term))"
         case let .switchedConfig(id, cfg): return "\(id) switched to configuration \(cfg)"
         case let .restoredSnapshot(id, index, term): return "\(id) restored snapshot [index: \(index), term: \(term)]"

@@ -78,7 +78,7 @@ public struct RawNode {
 
     /// Proposes many entries at once, as one batch: one append, one message per follower. All or
     /// none are accepted. An empty batch does nothing.
-    public mutating func propose(_ datas: some Collection<[UInt8]>) throws(RaftError) {
+    public mutating func propose(_ datas: [[UInt8]]) throws(RaftError) {
         guard !datas.isEmpty else { return }
         var entries: [Entry] = []
         entries.reserveCapacity(datas.count)
