@@ -74,7 +74,7 @@ public enum RaftConfigError: Error, Equatable, Sendable {
 }
 
 /// Why a request was not taken up. Raft never retries; the caller decides.
-public enum RaftError: Error, Equatable, Sendable {
+public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The proposal (or read-index request) was dropped; see the reason.
     case proposalDropped(ProposalDropReason)
     /// A local message type (`MsgHup`, `MsgBeat`, …) arrived from the network.
@@ -87,10 +87,21 @@ public enum RaftError: Error, Equatable, Sendable {
     case notLeader
     /// A leadership transfer to a member that is not a voter.
     case invalidTransferee
+
+    public var description: String {
+        switch self {
+        case .proposalDropped(let reason): "proposal dropped: \(reason)"
+        case .stepLocalMessage: "cannot step a local message"
+        case .stepPeerNotFound: "response from a member not in the configuration"
+        case .unknownMessageType(let raw): "unknown message type \(raw)"
+        case .notLeader: "not leader"
+        case .invalidTransferee: "transferee is not a voter"
+        }
+    }
 }
 
 /// Why a proposal was dropped.
-public enum ProposalDropReason: Sendable, Equatable {
+public enum ProposalDropReason: Sendable, Equatable, CustomStringConvertible {
     /// No leader is known (an election is in progress, or this member is cut off).
     case noLeader
     /// The leader is handing over to another member and takes no proposals meanwhile.
@@ -106,4 +117,16 @@ public enum ProposalDropReason: Sendable, Equatable {
     /// A configuration change proposed on the leader while another is unapplied, or that does not
     /// fit the current configuration (a change while joint, leaving when not joint).
     case confChangeRefused
+
+    public var description: String {
+        switch self {
+        case .noLeader: "no leader"
+        case .leadershipTransferInProgress: "leadership transfer in progress"
+        case .notMember: "not a member of the configuration"
+        case .forwardingDisabled: "proposal forwarding disabled"
+        case .uncommittedSizeLimit: "uncommitted entries past maxUncommittedEntriesBytes"
+        case .emptyProposal: "empty proposal"
+        case .confChangeRefused: "configuration change refused"
+        }
+    }
 }

@@ -19,7 +19,7 @@ import EtcdProto
 ///
 /// A member sending `MsgSnap` (a `messages` entry with a snapshot) must report the outcome with
 /// `RawNode.reportSnapshot`.
-public struct Ready {
+public struct Ready: Sendable {
     /// Leader and role, when they changed since the last Ready.
     public var softState: SoftState?
     /// Term, vote and commit index to persist, when they changed since the last Ready.
