@@ -57,10 +57,12 @@ extension Raft {
                 // a member behind on configuration changes asks only the members of its stale
                 // configuration, which may not include the leader: both would wait forever.
                 send(Message(type: .appResp, to: m.from))
-            } else if type == .preVote {
-                // Reject explicitly: a pre-candidate with a stale term but a long log could
-                // otherwise wait forever for answers.
-                send(Message(type: .preVoteResp, to: m.from, term: term.rawValue, reject: true))
+            } else if type == .preVote || type == .vote {
+                // Reject with our term (§5.1), so that the candidate adopts it and can campaign
+                // above it. (etcd ignores a stale MsgVote; but a voter behind on configuration
+                // changes may have raised its term campaigning among members that were removed,
+                // and a candidate it never hears from could then never catch up with it.)
+                send(Message(type: type == .vote ? .voteResp : .preVoteResp, to: m.from, term: term.rawValue, reject: true))
             }
             // Everything else from an older term is ignored.
             return

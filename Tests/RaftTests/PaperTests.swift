@@ -40,6 +40,16 @@ import Testing
         #expect(summary(m.takeMessages()) == ["MsgAppResp 1->2 t2"])
     }
 
+    @Test("§5.1 A vote request with a stale term is refused with the current term")
+    func staleVoteRequestIsRefused() {
+        var m = TestMember(1, voters: [1, 2, 3], term: 5)
+        m.step(msg(.vote, from: 2, to: 1, term: 3, logTerm: 0, index: 0))
+        let answers = m.takeMessages()
+        #expect(summary(answers) == ["MsgVoteResp 1->2 t5"])
+        #expect(answers.first?.reject == true)
+        #expect(m.raft.vote == .none)
+    }
+
     // MARK: §5.2 Leader election
 
     @Test("§5.2 Members start as followers")

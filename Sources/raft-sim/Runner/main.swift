@@ -50,6 +50,7 @@ struct Arguments {
 
 func report(_ failure: Simulator.Failure) {
     print("FAILURE \(failure)")
+    fflush(nil)
     if args.has("--no-shrink") { return }
     print("shrinking \(failure.trace.count) commands…")
     let shrunk = Simulator.shrink(failure.trace, kind: failure.violation.kind)
@@ -95,6 +96,7 @@ case "run":
         if clock.now - lastReport > .seconds(10) {
             lastReport = clock.now
             print("\(ran) seeds ok (last \(seed - 1)), \(clock.now - start)")
+            fflush(nil)
         }
     }
     print("ok: \(ran) seeds (\(from)…\(seed - 1)) × \(steps) steps in \(clock.now - start)")

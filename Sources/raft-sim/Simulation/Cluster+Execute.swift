@@ -262,7 +262,10 @@ extension Cluster {
             if let l = currentLeader {
                 let raw = nodes[l]!.raw!
                 let cs = raw.confState
+                // Every member of its configuration that exists (a conf change may name a member
+                // that was never started) must apply the marker.
                 let members = (cs.voters + cs.learners + cs.votersOutgoing + cs.learnersNext).map { MemberID($0) }
+                    .filter { nodes[$0] != nil }
                 if marker > 0 && members.allSatisfy({ nodes[$0]?.lastApplied == "final\(marker)" }) {
                     log("live: \(l) leads term \(raw.term); every member applied final\(marker)")
                     return
