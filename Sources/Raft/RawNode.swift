@@ -45,9 +45,10 @@ public struct RawNode {
 
     /// Starts a member from its persisted state in `config.storage`.
     ///
-    /// A brand-new group is bootstrapped by giving each initial member a storage holding a
-    /// snapshot whose ConfState lists the initial members (a member added later starts with an
-    /// empty storage and receives the log or a snapshot from the leader).
+    /// A brand-new group is bootstrapped by giving each initial member a storage that holds the
+    /// initial membership — `MemoryStorage(confState:)`, or a snapshot whose ConfState lists the
+    /// members. A member added later starts with an empty storage and receives the log or a
+    /// snapshot from the leader.
     public init(config: RaftConfig) throws(RaftConfigError) {
         raft = try Raft(config: config)
         previousSoftState = raft.softState

@@ -17,8 +17,13 @@ import EtcdProto
 ///    may include entries of this same Ready: step 2 has persisted them.
 /// 5. Serve the `readStates` whose index is applied.
 ///
-/// A member sending `MsgSnap` (a `messages` entry with a snapshot) must report the outcome with
-/// `RawNode.reportSnapshot`.
+/// Sending a `MsgSnap` (a `messages` entry carrying a snapshot): the leader puts in the snapshot
+/// its storage holds. Like etcd's server, the application may send its current state instead
+/// (applied index and term, the ConfState in force, the state machine's bytes) — and should, when
+/// the stored snapshot may predate the recipient's addition to the group: a member refuses a
+/// snapshot whose ConfState does not include it. The outcome must be reported with
+/// `RawNode.reportSnapshot`; until then the leader sends that member nothing else. Messages that
+/// cannot be delivered may be reported with `RawNode.reportUnreachable`.
 public struct Ready: Sendable {
     /// Leader and role, when they changed since the last Ready.
     public var softState: SoftState?
