@@ -239,6 +239,7 @@ extension Raft {
             }
             var forwarded = m
             forwarded.to = lead.rawValue
+            forwarded.term = 0  // proposals travel without a term
             send(forwarded)
         case .app:
             electionElapsed = 0
@@ -266,6 +267,7 @@ extension Raft {
             guard !lead.isNone else { throw .proposalDropped(.noLeader) }
             var forwarded = m
             forwarded.to = lead.rawValue
+            forwarded.term = 0  // read requests travel without a term
             send(forwarded)
         case .readIndexResp:
             guard m.entries.count == 1 else { return }
