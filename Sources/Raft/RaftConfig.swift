@@ -83,6 +83,8 @@ public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
     case stepPeerNotFound
     /// A message with a type this build does not know.
     case unknownMessageType(Int32)
+    /// A message from a peer without a term (only proposals and read requests have none).
+    case missingTerm
     /// Only the leader can do this (e.g. leadership transfer).
     case notLeader
     /// A leadership transfer to a member that is not a voter.
@@ -94,6 +96,7 @@ public enum RaftError: Error, Equatable, Sendable, CustomStringConvertible {
         case .stepLocalMessage: "cannot step a local message"
         case .stepPeerNotFound: "response from a member not in the configuration"
         case .unknownMessageType(let raw): "unknown message type \(raw)"
+        case .missingTerm: "message without a term"
         case .notLeader: "not leader"
         case .invalidTransferee: "transferee is not a voter"
         }

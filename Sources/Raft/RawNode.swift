@@ -119,6 +119,9 @@ public struct RawNode {
     public mutating func step(_ message: Message) throws(RaftError) {
         guard let type = message.type else { throw .unknownMessageType(message.typeRaw) }
         if type.isLocal { throw .stepLocalMessage }
+        // Only proposals and read requests travel without a term; anything else without one is
+        // malformed (and would be mistaken for a local message).
+        if message.term == 0 && type != .prop && type != .readIndex { throw .missingTerm }
         if type.isResponse && !raft.tracker.contains(MemberID(message.from)) { throw .stepPeerNotFound }
         try raft.step(message)
     }

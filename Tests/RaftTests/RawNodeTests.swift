@@ -143,6 +143,19 @@ import Testing
         var unknown = Message()
         unknown.typeRaw = 99
         #expect(throws: RaftError.unknownMessageType(99)) { try m.node.step(unknown) }
+        #expect(throws: RaftError.missingTerm) { try m.node.step(Message(type: .vote, to: 1, from: 2)) }
+    }
+
+    @Test("A follower forwards a proposal that arrived with a term, without the term")
+    func forwardedProposalLosesItsTerm() throws {
+        var g = Group(3)
+        g.members[0].node.campaign()
+        g.stabilize()
+        try g.members[1].node.step(Message(type: .prop, to: 2, from: 3, term: 1, entries: [entry(0, 0, "x")]))
+        let rd = g.members[1].node.ready()
+        #expect(rd.messages.map(\.type) == [.prop])
+        #expect(rd.messages.first?.term == 0 && rd.messages.first?.to == 1)
+        g.members[1].node.advance()
     }
 
     @Test("A single member answers a read once it committed an entry of its term")
