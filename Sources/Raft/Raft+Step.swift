@@ -46,7 +46,13 @@ extension Raft {
                 if type == .app || type == .heartbeat || type == .snap {
                     becomeFollower(term: messageTerm, leader: from)
                 } else {
+                    // Adopting a newer term does not restart the election timer: only hearing
+                    // from a leader or granting a vote does (Raft paper, Figure 2). Otherwise
+                    // members that keep campaigning in vain — removed ones that do not know it,
+                    // without PreVote — could push back a good candidate's timeout forever.
+                    let elapsed = electionElapsed
                     becomeFollower(term: messageTerm, leader: .none)
+                    electionElapsed = elapsed
                 }
             }
         } else if messageTerm < term {
