@@ -28,6 +28,14 @@ import Testing
         }
     }
 
+    /// Seeds on which the simulator once found a bug (all liveness holes with stale
+    /// configurations and removed members), replayed at the step count that found them.
+    @Test("Seeds that once failed pass", arguments: [100738, 108805, 259676, 349855] as [UInt64])
+    func regressionSeeds(seed: UInt64) {
+        let failure = Simulator(seed: seed, steps: 3000).run()
+        #expect(failure == nil, "\(failure.map(String.init(describing:)) ?? "")")
+    }
+
     @Test("The same seed replays exactly")
     func replayIsExact() {
         let a = Simulator(seed: 4242, steps: 400)
