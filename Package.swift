@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swetcd", targets: ["swetcd"]),
+        .executable(name: "raft-sim", targets: ["raft-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -28,6 +29,9 @@ let package = Package(
 
         .target(name: "EtcdProto"),
         .target(name: "Raft", dependencies: ["EtcdProto"]),
+        // Raft's simulation harness (scenarios, random simulation, benchmark) and its runner.
+        .target(name: "RaftSimulation", dependencies: ["Raft", "EtcdProto"], path: "Sources/raft-sim/Simulation"),
+        .executableTarget(name: "raft-sim", dependencies: ["RaftSimulation", "Raft", "EtcdProto"], path: "Sources/raft-sim/Runner"),
         .target(name: "Storage", dependencies: ["EtcdProto", "CLMDB"]),
         .target(name: "MVCC", dependencies: ["EtcdProto", "Storage"]),
         .target(
@@ -72,7 +76,9 @@ let package = Package(
             ]),
 
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
-        .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
+        .testTarget(
+            name: "RaftTests", dependencies: ["Raft", "EtcdProto", "RaftSimulation"],
+            exclude: ["Scenarios"]),  // read from the source tree by ScenarioTests (#filePath)
         .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtcdProto"]),
         .testTarget(

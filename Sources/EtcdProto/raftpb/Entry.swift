@@ -25,6 +25,15 @@ public struct Entry: ProtoMessage {
         self.data = data
     }
 
+    /// The size of this entry's encoding in bytes, computed without encoding it (etcd's
+    /// `Entry.Size()`, which bounds append messages and Ready batches).
+    @inlinable
+    public var encodedSize: Int {
+        var n = 3 + Self.varintSize(UInt64(bitPattern: Int64(typeRaw))) + Self.varintSize(term) + Self.varintSize(index)
+        if !data.isEmpty { n += 1 + Self.varintSize(UInt64(data.count)) + data.count }
+        return n
+    }
+
     public func encode(to w: inout ProtoWriter) {
         w.writeInt64Always(1, Int64(typeRaw))
         w.writeUInt64Always(2, term)
@@ -40,5 +49,15 @@ public struct Entry: ProtoMessage {
         case 4: data = try r.readBytes(field, wt)
         default: try r.skipField(wt)
         }
+    }
+}
+
+extension Entry {
+    /// Bytes a varint takes on the wire (1 for values below 128, up to 10).
+    @usableFromInline
+    static func varintSize(_ value: UInt64) -> Int {
+        // Significant bits, 7 per byte; 0 still takes one byte.
+        let bits = 64 - (value | 1).leadingZeroBitCount
+        return (bits + 6) / 7
     }
 }
