@@ -189,6 +189,50 @@ private typealias Client = NGHTTP2TestClient
         for id in ids { #expect(h.client[id].grpcStatus == "0") }
     }
 
+    @Test func anAuthorityWithASchemeAsEtcdsGoClientsSendItIsServed() throws {
+        // clientv3 3.4 dials maintenance calls as passthrough:///http://host:port, and grpc-go
+        // puts all of "http://host:port" into :authority.
+        let service = TestService()
+        let h = try ServerHarness(router: service.router)
+        for authority in ["http://127.0.0.1:2379", "https://[::1]:2379", "unix://sock"] {
+            let id = h.client.request(Client.grpcHeaders("/test.Echo/Unary").map { $0.0 == ":authority" ? ($0.0, authority) : $0 },
+                                      body: Client.frame([7]))
+            try h.pump()
+            #expect(h.client[id].grpcStatus == "0", "\(authority)")
+            #expect(Client.messages(h.client[id].data) == [[7]])
+        }
+    }
+
+    @Test(arguments: MalformedRequest.all)
+    func aMalformedRequestIsResetWithProtocolErrorAndTheConnectionLives(_ request: MalformedRequest) throws {
+        let (what, headers) = (request.what, request.headers)
+        let service = TestService()
+        let h = try ServerHarness(router: service.router)
+        var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + RawFrames.settings()
+        bytes += RawFrames.frame(type: 1, flags: 0x4, streamID: 1, payload: RawFrames.headerBlock(headers))
+        bytes += RawFrames.data(streamID: 1, Client.frame([1]), endStream: true)
+        bytes += RawFrames.grpcHeaders(streamID: 3, path: "/test.Echo/Unary", endStream: false)
+        bytes += RawFrames.data(streamID: 3, Client.frame([9]), endStream: true)
+        try h.inject(bytes)
+        let frames = RawFrames.parse(h.drainRaw())
+        #expect(frames.contains { $0.type == 3 && $0.streamID == 1 && $0.errorCode == 1 }, "\(what): RST_STREAM PROTOCOL_ERROR")
+        #expect(frames.contains { $0.type == 1 && $0.streamID == 3 }, "\(what): the next call is answered")
+        #expect(!frames.contains { $0.type == 7 }, "\(what): no GOAWAY")
+        #expect(h.channel.isActive)
+    }
+
+    @Test func requestTrailersAreNotMetadataAndMayNotCarryPseudoHeaders() throws {
+        let service = TestService()
+        let h = try ServerHarness(router: service.router)
+        var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + RawFrames.settings()
+        bytes += RawFrames.grpcHeaders(streamID: 1, path: "/test.Echo/Unary", endStream: false)
+        bytes += RawFrames.data(streamID: 1, Client.frame([1]), endStream: false)
+        bytes += RawFrames.frame(type: 1, flags: 0x5, streamID: 1, payload: RawFrames.headerBlock([(":path", "/x")]))
+        try h.inject(bytes)
+        let frames = RawFrames.parse(h.drainRaw())
+        #expect(frames.contains { $0.type == 3 && $0.streamID == 1 && $0.errorCode == 1 })
+    }
+
     @Test func streamsBeyondMaxConcurrentStreamsAreRefusedNotServed() throws {
         let service = TestService()
         let h = try ServerHarness(router: service.router, maxConcurrentStreams: 1)
@@ -614,4 +658,29 @@ enum RawFrames {
         }
         return out
     }
+}
+
+/// A request header block HTTP/2 calls malformed (RFC 9113 §8.2–8.3).
+struct MalformedRequest: Sendable, CustomTestStringConvertible {
+    let what: String
+    let headers: [(String, String)]
+    init(_ what: String, _ headers: [(String, String)]) {
+        self.what = what
+        self.headers = headers
+    }
+    var testDescription: String { what }
+
+    static let all: [MalformedRequest] = [
+        MalformedRequest("no :path", [(":method", "POST"), (":scheme", "http"), (":authority", "x"), ("content-type", "application/grpc")]),
+        MalformedRequest("no :method", [(":scheme", "http"), (":path", "/test.Echo/Unary"), ("content-type", "application/grpc")]),
+        MalformedRequest("no :scheme", [(":method", "POST"), (":path", "/test.Echo/Unary"), ("content-type", "application/grpc")]),
+        MalformedRequest("pseudo after regular", [(":method", "POST"), (":scheme", "http"), ("content-type", "application/grpc"), (":path", "/test.Echo/Unary")]),
+        MalformedRequest("duplicate pseudo", [(":method", "POST"), (":method", "GET"), (":scheme", "http"), (":path", "/test.Echo/Unary")]),
+        MalformedRequest("unknown pseudo", [(":method", "POST"), (":scheme", "http"), (":path", "/test.Echo/Unary"), (":status", "200")]),
+        MalformedRequest("upper-case name", [(":method", "POST"), (":scheme", "http"), (":path", "/test.Echo/Unary"), ("Content-Type", "application/grpc")]),
+        MalformedRequest("connection-specific", [(":method", "POST"), (":scheme", "http"), (":path", "/test.Echo/Unary"), ("connection", "keep-alive")]),
+        MalformedRequest("te other than trailers", [(":method", "POST"), (":scheme", "http"), (":path", "/test.Echo/Unary"), ("te", "gzip")]),
+        MalformedRequest("newline in a value", [(":method", "POST"), (":scheme", "http"), (":path", "/test.Echo/Unary"), ("x-a", "1\r\nx-b: 2")]),
+        MalformedRequest("relative :path", [(":method", "POST"), (":scheme", "http"), (":path", "test.Echo/Unary"), ("content-type", "application/grpc")]),
+    ]
 }

@@ -362,7 +362,13 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     func header(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = streams[streamID], !stream.malformed else { return }
+        guard stream.headerRules.accept(name: name, value: value) else {
+            malformedRequest(stream)
+            return
+        }
+        // Trailers of a request carry nothing etcd reads.
+        if stream.headerRules.inTrailers { return }
         stream.headerBytes += name.count + value.count
         if stream.headerBytes > configuration.headerBytesMax { return }
         let n = String(decoding: name, as: UTF8.self)
@@ -383,7 +389,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     }
 
     func headersEnded(_ streamID: Int32, endStream: Bool) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = streams[streamID], !stream.malformed else { return }
+        if !stream.headerRules.inTrailers {
+            stream.headerRules.inTrailers = true
+            guard stream.headerRules.isCompleteRequest else {
+                malformedRequest(stream)
+                return
+            }
+        }
         if case .pending = stream.role {
             classify(stream)
         }
@@ -510,6 +523,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             session?.consume(stream.id, n)
         }
         requestFlush()
+    }
+
+    /// A request that breaks HTTP/2's header rules: its stream is reset with PROTOCOL_ERROR (as
+    /// grpc-go and nghttp2 do) and whatever else arrives on it is dropped.
+    private func malformedRequest(_ stream: HTTP2StreamState) {
+        stream.malformed = true
+        reject(stream)
+        session?.resetStream(stream.id, errorCode: NGHTTP2Session.errorCodeProtocol)
     }
 
     /// Stops reading a stream's request: buffers dropped, bytes released, later DATA ignored.

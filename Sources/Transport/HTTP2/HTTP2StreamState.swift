@@ -35,6 +35,10 @@ final class HTTP2StreamState {
     var grpcEncoding = ""
     var metadata: [(name: String, value: String)] = []
     var headerBytes = 0
+    /// HTTP/2's rules for the request's fields (nghttp2's own checks are off; see the type).
+    var headerRules = RequestHeaderRules()
+    /// The request was malformed and its stream reset: nothing more is done with it.
+    var malformed = false
 
     // Inbound
     /// DATA payload bytes received on this stream and not yet released to nghttp2 at the

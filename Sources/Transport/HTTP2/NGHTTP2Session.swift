@@ -83,6 +83,9 @@ final class NGHTTP2Session {
         nghttp2_option_set_max_outbound_ack(option, 1000)
         // Window updates follow what the handler has taken out of its buffers, not what arrived.
         nghttp2_option_set_no_auto_window_update(option, 1)
+        // HTTP's header rules are checked by the handler (`RequestHeaderRules`): nghttp2's
+        // refuse the `:authority` etcd's Go clients send (`http://host:port`).
+        nghttp2_option_set_no_http_messaging(option, 1)
 
         var newSession: OpaquePointer?
         let rc = nghttp2_session_server_new2(&newSession, callbacks, nil, option)
