@@ -61,7 +61,15 @@ public final class LMDBEnvironment: @unchecked Sendable {
     static let growthThresholdNumerator = 3
     static let growthThresholdDenominator = 4
 
-    let env: OpaquePointer
+    /// The LMDB environment. Replaced only by `compactInPlace()`, under `writeLock` with the gate
+    /// exclusive; everything else uses it under one of the two.
+    private(set) var env: OpaquePointer
+    private let fileMode: UInt32
+    private let maxDatabases: Int
+    private static let openFlags = UInt32(MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD)
+    /// Databases opened so far, in order: `compactInPlace()` opens them again after the swap
+    /// (LMDB hands out the same handles for the same order of opens).
+    private var openedDatabases: [(name: String?, flags: UInt32, dbi: MDB_dbi)] = []
     private let pageBytes: Int
     /// Shared for the life of every read transaction (and `sizes`/`copy`); exclusive while the map
     /// is replaced.
@@ -119,6 +127,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
         self.pool = Mutex(ReadPool())
         let canonicalPath = Self.canonicalize(path)
         self.canonicalPath = canonicalPath
+        self.fileMode = fileMode
+        self.maxDatabases = maxDatabases
 
         let claimed = Self.openPaths.withLock { $0.insert(canonicalPath).inserted }
         guard claimed else { throw .other(code: EBUSY, operation: "open \(path): already open in this process") }
@@ -142,8 +152,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_env_set_maxreaders") }
         rc = mdb_env_set_maxdbs(env, MDB_dbi(maxDatabases))
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_env_set_maxdbs") }
-        let flags = UInt32(MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD)
-        rc = mdb_env_open(env, path, flags, mdb_mode_t(fileMode))
+        rc = mdb_env_open(env, path, Self.openFlags, mdb_mode_t(fileMode))
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_env_open \(path)") }
         precondition(Int(mdb_env_get_maxkeysize(env)) == Self.maxKeyBytes, "liblmdb built with another MDB_MAXKEYSIZE")
 
@@ -189,6 +198,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
             var dbi = MDB_dbi()
             let rc = mdb_dbi_open(txn.pointer, name, flags, &dbi)
             guard rc == MDB_SUCCESS else { throw LMDBError.from(rc, "mdb_dbi_open \(name ?? "<main>")") }
+            openedDatabases.append((name, flags, dbi))
             return LMDBDatabase(name: name, isDupSort: dupSort, isDupFixed: dupFixed, dbi: dbi)
         }
     }
@@ -255,6 +265,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// Flushes committed data to disk (`mdb_env_sync(force: 1)`: `fdatasync` of the data file).
     /// Any thread, not inside a `write` closure. Blocks for the duration of the flush.
     public func sync() throws(LMDBError) {
+        gate.lockShared()
+        defer { gate.unlock() }
         let rc = mdb_env_sync(env, 1)
         guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_env_sync") }
     }
@@ -328,6 +340,98 @@ public final class LMDBEnvironment: @unchecked Sendable {
         } catch {
             throw .other(code: error.code, operation: "\(error.operation) \(error.path)")
         }
+    }
+
+    // MARK: defragmentation
+
+    /// Replaces the data file by a compacted copy of itself (etcd's `Defragment`): free pages
+    /// dropped, pages renumbered, so the file shrinks to what the data needs.
+    ///
+    /// Ordering: writes wait for the whole operation (`writeLock`); reads go on while the copy is
+    /// written and wait only for the swap (the gate, exclusive). The copy is fsynced and renamed
+    /// over the data file, so a crash at any moment leaves either the old file or the new one,
+    /// each complete and holding the same commits. Any thread, not inside `read` or `write`.
+    ///
+    /// - Parameter progress: called with a line of text at each stage.
+    /// - Returns: the data file's size before and after, in bytes.
+    @discardableResult
+    public func compactInPlace(progress: (String) -> Void = { _ in }) throws(LMDBError) -> (before: Int, after: Int) {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        let temporary = path + ".defrag"
+        unlink(temporary)  // left by a crash during an earlier run
+        let before = try sizes.fileBytes
+        progress("writing a compacted copy to \(temporary)")
+        try copy(to: temporary, compact: true)
+
+        gate.lockExclusive()
+        defer { gate.unlock() }
+        progress("swapping the compacted copy in")
+        let handles: [Handle] = pool.withLock { state in
+            defer { state.handles = [] }
+            return state.handles
+        }
+        for handle in handles { mdb_txn_abort(handle.pointer) }
+        mdb_env_close(env)
+        var renamed = true
+        if rename(temporary, path) != 0 {
+            renamed = false
+            unlink(temporary)
+        } else {
+            try? POSIXFile.syncDirectory(containing: path)
+        }
+        // The file on disk is complete either way; failing to open it again leaves this process
+        // without its backend, and a restart opens it.
+        do {
+            try reopen()
+        } catch {
+            fatalError("LMDB: cannot reopen \(path) after defragmentation: \(error); restart to recover")
+        }
+        guard renamed else { throw .other(code: errno, operation: "rename \(temporary) \(path)") }
+        let after = try fileBytesLocked()
+        return (before, after)
+    }
+
+    /// Opens `path` again with the same settings and database handles. Under `writeLock` with the
+    /// gate exclusive, after `mdb_env_close`.
+    private func reopen() throws(LMDBError) {
+        var created: OpaquePointer?
+        var rc = mdb_env_create(&created)
+        guard rc == MDB_SUCCESS, let fresh = created else { throw .from(rc, "mdb_env_create") }
+        env = fresh
+        rc = mdb_env_set_mapsize(fresh, mapBytes)
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_mapsize") }
+        rc = mdb_env_set_maxreaders(fresh, UInt32(maxReaders))
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_maxreaders") }
+        rc = mdb_env_set_maxdbs(fresh, MDB_dbi(maxDatabases))
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_maxdbs") }
+        rc = mdb_env_open(fresh, path, Self.openFlags, mdb_mode_t(fileMode))
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_open \(path)") }
+        var txn: OpaquePointer?
+        rc = mdb_txn_begin(fresh, nil, 0, &txn)
+        guard rc == MDB_SUCCESS, let txn else { throw .from(rc, "mdb_txn_begin") }
+        for opened in openedDatabases {
+            var dbi = MDB_dbi()
+            rc = mdb_dbi_open(txn, opened.name, opened.flags, &dbi)
+            guard rc == MDB_SUCCESS, dbi == opened.dbi else {
+                mdb_txn_abort(txn)
+                throw .from(rc == MDB_SUCCESS ? MDB_INCOMPATIBLE : rc, "mdb_dbi_open \(opened.name ?? "<main>") again")
+            }
+        }
+        rc = mdb_txn_commit(txn)
+        guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_txn_commit") }
+        var info = MDB_envinfo()
+        mdb_env_info(fresh, &info)
+        mapBytes = Int(info.me_mapsize)
+    }
+
+    private func fileBytesLocked() throws(LMDBError) -> Int {
+        var fd: mdb_filehandle_t = -1
+        let rc = mdb_env_get_fd(env, &fd)
+        guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_env_get_fd") }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .other(code: errno, operation: "fstat \(path)") }
+        return Int(st.st_size)
     }
 
     // MARK: read handle pool

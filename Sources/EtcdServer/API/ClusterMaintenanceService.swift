@@ -1,8 +1,8 @@
 import EtcdProto
 import Transport
 
-/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status) for the single
-/// member; the other methods answer UNIMPLEMENTED through the router until they exist.
+/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment)
+/// for the single member; the other methods answer UNIMPLEMENTED through the router until they exist.
 struct ClusterMaintenanceService {
     let server: EtcdServerCore
 
@@ -31,6 +31,15 @@ struct ClusterMaintenanceService {
                         return .success(response)
                     })
                 }
+            }
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Defragment", DefragmentRequest.self) { (_, _, done: @escaping @Sendable (Result<DefragmentResponse, EtcdError>) -> Void) in
+            server.defragment { result in
+                done(result.map {
+                    var response = DefragmentResponse()
+                    response.header = server.header(revision: server.currentRevision())
+                    return response
+                })
             }
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
