@@ -21,9 +21,10 @@ def normalize(text):
         if line.startswith('{"level":'):
             continue  # client-side retry logs
         stripped = line.strip()
-        if stripped.startswith("{") and stripped.endswith("}"):
+        if (stripped.startswith("{") and stripped.endswith("}")) or (stripped.startswith("[{") and stripped.endswith("}]")):
             try:
-                lines.append(json.dumps(_scrub(json.loads(stripped)), sort_keys=True))
+                dumped = json.dumps(_scrub(json.loads(stripped)), sort_keys=True)
+                lines.append(re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", dumped))
                 continue
             except ValueError:
                 pass

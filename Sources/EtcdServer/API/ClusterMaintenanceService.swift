@@ -1,7 +1,7 @@
 import EtcdProto
 import Transport
 
-/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment)
+/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment, HashKV)
 /// for the single member; the other methods answer UNIMPLEMENTED through the router until they exist.
 struct ClusterMaintenanceService {
     let server: EtcdServerCore
@@ -38,6 +38,18 @@ struct ClusterMaintenanceService {
                 done(result.map {
                     var response = DefragmentResponse()
                     response.header = server.header(revision: server.currentRevision())
+                    return response
+                })
+            }
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/HashKV", HashKVRequest.self) { (request, _, done: @escaping @Sendable (Result<HashKVResponse, EtcdError>) -> Void) in
+            server.hashKV(revision: request.revision) { result in
+                done(result.map { hashed in
+                    var response = HashKVResponse()
+                    response.header = server.header(revision: hashed.currentRevision)
+                    response.hash = hashed.hash
+                    // etcd's compactMainRev starts at -1: never compacted.
+                    response.compactRevision = hashed.compactedRevision == 0 ? -1 : hashed.compactedRevision
                     return response
                 })
             }

@@ -158,6 +158,23 @@ final class EtcdServerCore: Sendable {
         thread.start()
     }
 
+    /// etcd's HashKV (see `KVHash`): a read of the whole history, so it runs on a thread of its
+    /// own in one read transaction; writes go on meanwhile. `done` is called on that thread.
+    func hashKV(revision: Int64, _ done: @escaping @Sendable (Result<KVHash, EtcdError>) -> Void) {
+        let store = self.store
+        let thread = Thread {
+            do {
+                done(.success(try store.read { view in try view.hashKV(revision: revision) }))
+            } catch let error as MVCCError {
+                done(.failure(EtcdError(error)))
+            } catch {
+                done(.failure(.other("\(error)")))
+            }
+        }
+        thread.name = "swetcd-hashkv"
+        thread.start()
+    }
+
     // MARK: cluster
 
     func selfMember() -> Member {
