@@ -16,6 +16,8 @@ final class EtcdServerCore: Sendable {
     let alarms: AlarmStore
     let lessor: Lessor
     let logger: Logger
+    /// Free space where the data directory lives; writes stop (NOSPACE) before the disk is full.
+    let disk: DiskSpace
     /// etcd's `idutil.Generator`: the member ID's low 16 bits, then 48 bits that start at the
     /// start-up time in milliseconds (low 40 bits) shifted past an 8-bit counter.
     private let idPrefix: UInt64
@@ -30,6 +32,7 @@ final class EtcdServerCore: Sendable {
         self.store = store
         self.raft = raft
         self.logger = logger
+        self.disk = DiskSpace(path: config.effectiveDataDir)
         self.idPrefix = (identity.memberID & 0xffff) << 48
         let milliseconds = UInt64(truncatingIfNeeded: Date.nowMilliseconds) & (1 << 40 - 1)
         self.idSuffix = Atomic(milliseconds << 8)
@@ -101,8 +104,13 @@ final class EtcdServerCore: Sendable {
             completion(.failure(.requestTooLarge))
             return
         }
+        if raft.isStalled {
+            // The backend cannot write (disk full): the log would only grow behind it.
+            completion(.failure(.noSpace))
+            return
+        }
         if request.put != nil || request.leaseGrant != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false) {
-            if !quotaAvailable(adding: data.count) {
+            if !quotaAvailable(adding: data.count) || !disk.hasRoom(for: data.count) {
                 // etcd's quota check: raise NOSPACE through the log, refuse this write.
                 var alarm = InternalRaftRequest()
                 alarm.alarm = AlarmRequest(action: .activate, memberID: identity.memberID, alarm: .noSpace)

@@ -97,6 +97,21 @@ final class RaftLoop: @unchecked Sendable {
         thread.start()
     }
 
+    /// True while applying to the backend fails (see `process`): writes are refused. Any thread.
+    var isStalled: Bool { stalledFlag.load(ordering: .acquiring) }
+    private let stalledFlag = Atomic<Bool>(false)
+    /// Time between attempts to apply a batch the backend refused.
+    static let stallRetryInterval: TimeInterval = 1
+    static let stallLogEveryRetries = 60
+
+    /// Waits `stallRetryInterval` (less if woken); true if the loop is stopping.
+    private func waitForRetryOrStop() -> Bool {
+        condition.withLock {
+            if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.stallRetryInterval)) }
+            return stopping
+        }
+    }
+
     /// Stops after the batch in progress; proposals still queued fail with "server stopped".
     func stop() {
         condition.withLock {
@@ -186,19 +201,48 @@ final class RaftLoop: @unchecked Sendable {
         var results: [Result<ApplyResult, EtcdError>] = []
         results.reserveCapacity(batch.count)
         var changes: [MVCCChange] = []
-        do {
-            try store.write { txn in
-                // The backend may run this body again after growing its map: start clean.
-                results.removeAll(keepingCapacity: true)
-                for (i, entry) in entries.enumerated() {
-                    results.append(applier.apply(entry: entry, proposal: batch[i], txn: &txn))
+        var failures = 0
+        while true {
+            do {
+                try store.write { txn in
+                    // The backend may run this body again after growing its map: start clean.
+                    results.removeAll(keepingCapacity: true)
+                    for (i, entry) in entries.enumerated() {
+                        results.append(applier.apply(entry: entry, proposal: batch[i], txn: &txn))
+                    }
+                    txn.setApplied(index: index, term: state.term)
+                    changes = txn.batchChanges
                 }
-                txn.setApplied(index: index, term: state.term)
-                changes = txn.batchChanges
+                break
+            } catch {
+                // The entries are in the log: they must be applied, in order, before anything
+                // else. A backend that cannot write (a full disk: LMDB reports EIO or ENOSPC) may
+                // recover when space is freed, so wait and retry; new writes are refused
+                // meanwhile (`isStalled`), reads go on. Corruption does not heal: stop, and let
+                // the restart replay the log.
+                if case LMDBError.corrupted = error {
+                    logger.critical("failed to apply entries to the backend", metadata: ["error": "\(error)"])
+                    fatalError("apply failed: \(error)")
+                }
+                failures += 1
+                if failures == 1 {
+                    stalledFlag.store(true, ordering: .releasing)
+                    logger.error("failed to apply entries to the backend; refusing writes until it succeeds", metadata: [
+                        "error": "\(error)", "first-index": "\(entries.first?.index ?? 0)", "last-index": "\(index)",
+                    ])
+                } else if failures % Self.stallLogEveryRetries == 0 {
+                    logger.error("backend still cannot apply entries", metadata: ["error": "\(error)", "retries": "\(failures)"])
+                }
+                if waitForRetryOrStop() {
+                    // Not applied, not acknowledged; the log still holds them for the restart.
+                    for p in batch { p.completion(.failure(.stopped)) }
+                    return
+                }
             }
-        } catch {
-            logger.critical("failed to apply entries to the backend", metadata: ["error": "\(error)"])
-            fatalError("apply failed: \(error)")
+        }
+        if failures > 0 {
+            stalledFlag.store(false, ordering: .releasing)
+            logger.warning("backend applies entries again", metadata: ["retries": "\(failures)"])
         }
         if batch.contains(where: { $0.request.alarm != nil }) {
             do { try applier.alarms.publish(from: store) } catch {
