@@ -261,6 +261,30 @@ private func framed(_ messages: [[UInt8]]) -> ByteBuffer {
         #expect(detect("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\r") == .http1)
     }
 
+    @Test func bytesThatArriveWhileInstallingFollowTheFirstOnesInOrder() throws {
+        // Installing can re-enter channelRead (the new handler's first flush fails on a reset
+        // connection, and the channel reacts underneath); this once crashed on a nil buffer.
+        let channel = EmbeddedChannel()
+        let sniffer = ProtocolSniffer { context, _, _ in
+            context.channel.pipeline.syncOperations.fireChannelRead(NIOAny(ByteBuffer(string: "-more")))
+        }
+        try channel.pipeline.syncOperations.addHandler(sniffer)
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n"))
+        var received = ByteBuffer()
+        while var part = try channel.readInbound(as: ByteBuffer.self) { received.writeBuffer(&part) }
+        #expect(received == ByteBuffer(string: "GET / HTTP/1.1\r\n-more"))
+    }
+
+    @Test func aChannelClosedWhileInstallingGetsNoBytes() throws {
+        let channel = EmbeddedChannel()
+        let sniffer = ProtocolSniffer { context, _, _ in context.close(promise: nil) }
+        try channel.pipeline.syncOperations.addHandler(sniffer)
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n"))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        #expect(!channel.isActive)
+    }
+
     @Test func theSnifferInstallsTheDetectedProtocolAndPassesEveryByteOn() throws {
         let channel = EmbeddedChannel()
         var seen: [ProtocolSniffer.Detected] = []

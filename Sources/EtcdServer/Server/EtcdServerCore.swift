@@ -131,13 +131,17 @@ final class EtcdServerCore: Sendable {
 
     // MARK: maintenance
 
-    /// etcd's Defragment: the backend file is rewritten without its free pages. Runs on a thread
-    /// of its own (it takes as long as copying the data); writes wait for it, reads wait only for
-    /// the final swap, as in etcd. `done` is called on that thread.
+    /// Where Defragment and HashKV run, one at a time, off the event loops: each reads the whole
+    /// backend, so many clients asking at once queue here instead of taking a thread each.
+    private static let maintenanceQueue = DispatchQueue(label: "swetcd-maintenance")
+
+    /// etcd's Defragment: the backend file is rewritten without its free pages. Runs on the
+    /// maintenance queue (it takes as long as copying the data); writes wait for it, reads wait
+    /// only for the final swap, as in etcd. `done` is called on that queue.
     func defragment(_ done: @escaping @Sendable (Result<Void, EtcdError>) -> Void) {
         let environment = store.environment
         let logger = self.logger
-        let thread = Thread {
+        Self.maintenanceQueue.async {
             let started = ContinuousClock.now
             let before = try? environment.sizes
             logger.info("defragmenting", metadata: [
@@ -162,15 +166,13 @@ final class EtcdServerCore: Sendable {
                 done(.failure(.other("etcdserver: defragment failed: \(error)")))
             }
         }
-        thread.name = "swetcd-defrag"
-        thread.start()
     }
 
-    /// etcd's HashKV (see `KVHash`): a read of the whole history, so it runs on a thread of its
-    /// own in one read transaction; writes go on meanwhile. `done` is called on that thread.
+    /// etcd's HashKV (see `KVHash`): a read of the whole history, so it runs on the maintenance
+    /// queue in one read transaction; writes go on meanwhile. `done` is called on that queue.
     func hashKV(revision: Int64, _ done: @escaping @Sendable (Result<KVHash, EtcdError>) -> Void) {
         let store = self.store
-        let thread = Thread {
+        Self.maintenanceQueue.async {
             do {
                 done(.success(try store.read { view in try view.hashKV(revision: revision) }))
             } catch let error as MVCCError {
@@ -179,8 +181,6 @@ final class EtcdServerCore: Sendable {
                 done(.failure(.other("\(error)")))
             }
         }
-        thread.name = "swetcd-hashkv"
-        thread.start()
     }
 
     // MARK: cluster

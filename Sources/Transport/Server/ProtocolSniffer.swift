@@ -22,11 +22,32 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias Installer = (ChannelHandlerContext, Detected, TLSHandshakeCompleted?) throws -> Void
 
     private let install: Installer
-    private var buffered: ByteBuffer?
+    private var state = State.sniffing(nil)
     private var tls: TLSHandshakeCompleted?
+
+    /// Event loop only. `installing` exists because installing handlers can re-enter
+    /// `channelRead`: the new HTTP/2 handler flushes its SETTINGS at once, and a peer that has
+    /// already reset the connection makes that flush fail and the channel close underneath us;
+    /// bytes that arrive then are held and delivered after the first ones, in order.
+    private enum State {
+        /// The first bytes, while they are still a prefix of the HTTP/2 preface.
+        case sniffing(ByteBuffer?)
+        /// Handlers being installed; what to deliver to them once they are.
+        case installing(ByteBuffer)
+        /// Handed over: anything still reaching this handler passes through.
+        case done
+    }
 
     init(install: @escaping Installer) {
         self.install = install
+    }
+
+    /// The channel went inactive (possibly while handlers were being installed).
+    private var inactive = false
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inactive = true
+        context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -36,23 +57,35 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        if buffered == nil {
-            buffered = incoming
-        } else {
-            buffered!.writeBuffer(&incoming)
+        switch state {
+        case .done:
+            context.fireChannelRead(data)
+        case .installing(var held):
+            held.writeBuffer(&incoming)
+            state = .installing(held)
+        case .sniffing(let seen):
+            var buffer = seen ?? incoming
+            if seen != nil { buffer.writeBuffer(&incoming) }
+            guard let decision = Self.detect(buffer) else {
+                state = .sniffing(buffer)
+                return
+            }
+            state = .installing(buffer)
+            do {
+                try install(context, decision, tls)
+            } catch {
+                state = .done
+                context.close(promise: nil)
+                return
+            }
+            guard case .installing(let bytes) = state else { return }
+            state = .done
+            // Closed while installing: nobody is left to read the bytes.
+            guard !inactive else { return }
+            context.fireChannelRead(wrapInboundOut(bytes))
+            context.fireChannelReadComplete()
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
-        guard let decision = Self.detect(buffered!) else { return }
-        do {
-            try install(context, decision, tls)
-        } catch {
-            context.close(promise: nil)
-            return
-        }
-        let bytes = buffered!
-        buffered = nil
-        context.fireChannelRead(wrapInboundOut(bytes))
-        context.fireChannelReadComplete()
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     /// nil while the bytes so far are a proper prefix of the HTTP/2 preface.
