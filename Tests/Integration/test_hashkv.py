@@ -45,3 +45,4 @@ def test_hashkv_equals_real_etcds_over_the_same_history(swetcd, etcd, version):
     assert not mismatches, "\n".join(f"swetcd {o}\netcd   {t}" for o, t in mismatches)
     # The hashes moved with the history (the comparison above is not of constants).
     assert len({o[2] for o in ours if o[1] == 0}) > 5
+

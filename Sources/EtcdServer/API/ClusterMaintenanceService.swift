@@ -1,7 +1,7 @@
 import EtcdProto
 import Transport
 
-/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment, HashKV)
+/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment, HashKV, MoveLeader)
 /// for the single member; the other methods answer UNIMPLEMENTED through the router until they exist.
 struct ClusterMaintenanceService {
     let server: EtcdServerCore
@@ -53,6 +53,17 @@ struct ClusterMaintenanceService {
                     return response
                 })
             }
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self) { (request, _, done: @escaping @Sendable (Result<MoveLeaderResponse, EtcdError>) -> Void) in
+            // etcd: a transferee that is not a voting member is refused; moving leadership to
+            // the member that already leads succeeds at once. With one member, that is all.
+            guard request.targetID == server.identity.memberID else {
+                done(.failure(.badLeaderTransferee))
+                return
+            }
+            var response = MoveLeaderResponse()
+            response.header = server.header(revision: server.currentRevision())
+            done(.success(response))
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
             done(.success(server.status()))
