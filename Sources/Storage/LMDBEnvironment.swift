@@ -134,7 +134,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         guard claimed else { throw .other(code: EBUSY, operation: "open \(path): already open in this process") }
 
         var created: OpaquePointer?
-        var rc = mdb_env_create(&created)
+        let rc = mdb_env_create(&created)
         guard rc == MDB_SUCCESS, let env = created else {
             Self.openPaths.withLock { _ = $0.remove(canonicalPath) }
             throw .from(rc, "mdb_env_create")
@@ -145,20 +145,25 @@ public final class LMDBEnvironment: @unchecked Sendable {
         // Every stored property is initialised from here on, so a throw runs `deinit`, whose
         // `close()` closes the `MDB_env` (required after a failed `mdb_env_open` too) and
         // releases the path claim.
-        func fail(_ rc: Int32, _ op: String) -> LMDBError { .from(rc, op) }
-        rc = mdb_env_set_mapsize(env, initialMapBytes)
-        if rc != MDB_SUCCESS { throw fail(rc, "mdb_env_set_mapsize") }
-        rc = mdb_env_set_maxreaders(env, UInt32(maxReaders))
-        if rc != MDB_SUCCESS { throw fail(rc, "mdb_env_set_maxreaders") }
-        rc = mdb_env_set_maxdbs(env, MDB_dbi(maxDatabases))
-        if rc != MDB_SUCCESS { throw fail(rc, "mdb_env_set_maxdbs") }
-        rc = mdb_env_open(env, path, Self.openFlags, mdb_mode_t(fileMode))
-        if rc != MDB_SUCCESS { throw fail(rc, "mdb_env_open \(path)") }
+        try configureAndOpen(env, mapBytes: initialMapBytes)
         precondition(Int(mdb_env_get_maxkeysize(env)) == Self.maxKeyBytes, "liblmdb built with another MDB_MAXKEYSIZE")
 
         var info = MDB_envinfo()
         mdb_env_info(env, &info)
         mapBytes = Int(info.me_mapsize)
+    }
+
+    /// Applies the limits to a created `MDB_env` and opens `path` with them (at start-up, and
+    /// again after `compactInPlace` swapped the file).
+    private func configureAndOpen(_ env: OpaquePointer, mapBytes: Int) throws(LMDBError) {
+        var rc = mdb_env_set_mapsize(env, mapBytes)
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_mapsize") }
+        rc = mdb_env_set_maxreaders(env, UInt32(maxReaders))
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_maxreaders") }
+        rc = mdb_env_set_maxdbs(env, MDB_dbi(maxDatabases))
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_maxdbs") }
+        rc = mdb_env_open(env, path, Self.openFlags, mdb_mode_t(fileMode))
+        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_open \(path)") }
     }
 
     deinit {
@@ -298,15 +303,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
             var envStat = MDB_stat()
             rc = mdb_env_stat(env, &envStat)
             guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_env_stat") }
-            var fd: mdb_filehandle_t = -1
-            rc = mdb_env_get_fd(env, &fd)
-            guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_env_get_fd") }
-            var st = stat()
-            guard fstat(fd, &st) == 0 else { throw .other(code: errno, operation: "fstat \(path)") }
             return LMDBSizes(
                 mapBytes: Int(info.me_mapsize),
                 usedBytes: (Int(info.me_last_pgno) + 1) * Int(envStat.ms_psize),
-                fileBytes: Int(st.st_size),
+                fileBytes: try fileBytesLocked(),
                 pageBytes: Int(envStat.ms_psize),
                 readerSlotsUsed: Int(info.me_numreaders))
         }
@@ -399,14 +399,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         var rc = mdb_env_create(&created)
         guard rc == MDB_SUCCESS, let fresh = created else { throw .from(rc, "mdb_env_create") }
         env = fresh
-        rc = mdb_env_set_mapsize(fresh, mapBytes)
-        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_mapsize") }
-        rc = mdb_env_set_maxreaders(fresh, UInt32(maxReaders))
-        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_maxreaders") }
-        rc = mdb_env_set_maxdbs(fresh, MDB_dbi(maxDatabases))
-        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_set_maxdbs") }
-        rc = mdb_env_open(fresh, path, Self.openFlags, mdb_mode_t(fileMode))
-        if rc != MDB_SUCCESS { throw .from(rc, "mdb_env_open \(path)") }
+        try configureAndOpen(fresh, mapBytes: mapBytes)
         var txn: OpaquePointer?
         rc = mdb_txn_begin(fresh, nil, 0, &txn)
         guard rc == MDB_SUCCESS, let txn else { throw .from(rc, "mdb_txn_begin") }
@@ -425,6 +418,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         mapBytes = Int(info.me_mapsize)
     }
 
+    /// The data file's size. With the gate held (either way) or under `writeLock`.
     private func fileBytesLocked() throws(LMDBError) -> Int {
         var fd: mdb_filehandle_t = -1
         let rc = mdb_env_get_fd(env, &fd)

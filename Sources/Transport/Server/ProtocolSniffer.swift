@@ -34,7 +34,7 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         case sniffing(ByteBuffer?)
         /// Handlers being installed; what to deliver to them once they are.
         case installing(ByteBuffer)
-        /// Handed over: anything still reaching this handler passes through.
+        /// Handed over (or the channel is gone): anything still reaching this handler passes through.
         case done
     }
 
@@ -42,11 +42,9 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         self.install = install
     }
 
-    /// The channel went inactive (possibly while handlers were being installed).
-    private var inactive = false
-
+    /// Gone (possibly while handlers were being installed): nothing more is delivered.
     func channelInactive(context: ChannelHandlerContext) {
-        inactive = true
+        state = .done
         context.fireChannelInactive()
     }
 
@@ -78,10 +76,9 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
                 return
             }
+            // Not installing any more: the channel closed meanwhile, nobody is left to read.
             guard case .installing(let bytes) = state else { return }
             state = .done
-            // Closed while installing: nobody is left to read the bytes.
-            guard !inactive else { return }
             context.fireChannelRead(wrapInboundOut(bytes))
             context.fireChannelReadComplete()
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
