@@ -30,8 +30,10 @@ public struct MVCCTables: Sendable {
 public struct MVCCMeta: Equatable, Sendable {
     /// The last revision written (1 for an empty store, as etcd starts).
     public var currentRevision: Int64 = 1
-    /// Reads below this revision answer ErrCompacted; 0 if never compacted.
-    public var compactedRevision: Int64 = 0
+    /// Reads below this revision answer ErrCompacted. -1 if never compacted, as etcd's
+    /// `compactMainRev` starts: a first Compact(0) then succeeds, as it does in etcd.
+    /// (Stores written before this default recorded 0, which behaves as a compaction at 0.)
+    public var compactedRevision: Int64 = -1
     /// The raft log index of the last entry applied, and its term (etcd's consistent index).
     public var appliedIndex: UInt64 = 0
     public var appliedTerm: UInt64 = 0

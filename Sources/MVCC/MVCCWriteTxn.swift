@@ -33,6 +33,8 @@ public struct MVCCWriteTxn {
     public private(set) var batchChanges: [MVCCChange] = []
     private var inRequest = false
     private var metaDirty = false
+    /// The backend's write-call counter when the current request began.
+    private var requestStartWriteCalls: UInt64 = 0
 
     init(txn: LMDBTransaction, tables: MVCCTables, meta: MVCCMeta) {
         self.txn = txn
@@ -50,6 +52,15 @@ public struct MVCCWriteTxn {
         precondition(!inRequest, "beginRequest twice")
         inRequest = true
         changes.removeAll(keepingCapacity: true)
+        requestStartWriteCalls = txn.writeCalls
+    }
+
+    /// Whether the current request has written anything to the backend (MVCC's tables or any
+    /// other, through `backend`). A request that fails before writing leaves the batch as it
+    /// was; one that fails after cannot be undone inside the batch's transaction.
+    public var requestHasWritten: Bool {
+        precondition(inRequest, "requestHasWritten outside a request")
+        return txn.writeCalls != requestStartWriteCalls
     }
 
     /// Ends the request; returns the store revision after it.

@@ -107,6 +107,7 @@ public struct LMDBCursor {
     /// walking forward is `while try c.next() { if … { try c.deleteCurrent() } }`.
     public mutating func deleteCurrent(allDuplicates: Bool = false) throws(LMDBError) {
         precondition(!transaction.isReadOnly, "deleteCurrent in a read-only transaction")
+        transaction.environment.writeCalls &+= 1
         precondition(isPositioned, "cursor is not on an item")
         let rc = mdb_cursor_del(pointer, allDuplicates ? UInt32(MDB_NODUPDATA) : 0)
         isPositioned = false

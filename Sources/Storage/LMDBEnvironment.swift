@@ -86,6 +86,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// Set by any LMDB write call that returned `MDB_MAP_FULL` in the current write transaction.
     /// Only touched by the thread holding `writeLock`.
     var writeHitMapFull = false
+    /// Write calls (put, reserve, delete, drop, cursor delete) attempted so far, successful or not.
+    /// Only touched by the thread holding `writeLock`; read through `LMDBTransaction.writeCalls`.
+    var writeCalls: UInt64 = 0
 
     private struct ReadPool: ~Copyable {
         var handles: [Handle] = []

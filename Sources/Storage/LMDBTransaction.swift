@@ -95,6 +95,14 @@ public struct LMDBTransaction {
 
     // MARK: writes
 
+    /// A counter of the write calls made through the writer so far (it never goes back, also not
+    /// across transactions). Two readings that differ mean something was (or may have been)
+    /// written between them: what the applier checks before it lets a request fail cleanly.
+    public var writeCalls: UInt64 {
+        precondition(!isReadOnly, "writeCalls of a read-only transaction")
+        return environment.writeCalls
+    }
+
     /// Stores `value` under `key` (in a `dupSort` database: adds it to the key's values; adding a
     /// value already present is a no-op that returns true). Returns false, writing nothing, when
     /// `noOverwrite` is set and the key exists.
@@ -109,6 +117,7 @@ public struct LMDBTransaction {
     @discardableResult
     public func put(_ db: LMDBDatabase, _ key: some ContiguousBytesLike, _ value: some ContiguousBytesLike, options: LMDBPutOptions = []) throws(LMDBError) -> Bool {
         precondition(!isReadOnly, "put in a read-only transaction")
+        environment.writeCalls &+= 1
         var keyBytes = 0
         var valueBytes = 0
         let rc = key.withBytes { k in
@@ -132,6 +141,7 @@ public struct LMDBTransaction {
     /// inside `fill`; `fill` must write every byte and must not call other write methods.
     public func reserve(_ db: LMDBDatabase, _ key: some ContiguousBytesLike, count: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
         precondition(!isReadOnly, "reserve in a read-only transaction")
+        environment.writeCalls &+= 1
         precondition(!db.isDupSort, "MDB_RESERVE is not allowed in a dupSort database")
         var vv = MDB_val(mv_size: count, mv_data: nil)
         var keyBytes = 0
@@ -148,6 +158,7 @@ public struct LMDBTransaction {
     @discardableResult
     public func delete(_ db: LMDBDatabase, _ key: some ContiguousBytesLike) throws(LMDBError) -> Bool {
         precondition(!isReadOnly, "delete in a read-only transaction")
+        environment.writeCalls &+= 1
         var keyBytes = 0
         let rc = key.withBytes { k in
             keyBytes = k.count
@@ -163,6 +174,7 @@ public struct LMDBTransaction {
     @discardableResult
     public func delete(_ db: LMDBDatabase, _ key: some ContiguousBytesLike, value: some ContiguousBytesLike) throws(LMDBError) -> Bool {
         precondition(!isReadOnly, "delete in a read-only transaction")
+        environment.writeCalls &+= 1
         var keyBytes = 0
         let rc = key.withBytes { k in
             value.withBytes { v in
@@ -180,6 +192,7 @@ public struct LMDBTransaction {
     /// Empties `db`; the handle stays valid.
     public func drop(_ db: LMDBDatabase) throws(LMDBError) {
         precondition(!isReadOnly, "drop in a read-only transaction")
+        environment.writeCalls &+= 1
         let rc = mdb_drop(pointer, db.dbi, 0)
         guard rc == MDB_SUCCESS else { throw writeError(rc, "mdb_drop") }
     }

@@ -60,7 +60,7 @@ final class ManualLeaseClock: LeaseClock {
         /// loop does.
         @discardableResult
         func batch(_ requests: [InternalRaftRequest]) throws -> [Result<ApplyResult, EtcdError>] {
-            let results = try store.write { txn in requests.map { applier.apply($0, txn: &txn) } }
+            let results = try store.write { txn in try requests.map { try applier.apply($0, txn: &txn) } }
             lessor.published(requests, results: results)
             return results
         }
@@ -253,7 +253,7 @@ final class ManualLeaseClock: LeaseClock {
         var request = InternalRaftRequest()
         request.leaseRevoke = LeaseRevokeRequest(id: 1)
         let results = try f.store.write { txn in
-            let r = f.applier.apply(request, txn: &txn)
+            let r = try f.applier.apply(request, txn: &txn)
             changes = txn.batchChanges
             return [r]
         }

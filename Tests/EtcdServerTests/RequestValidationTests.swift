@@ -56,13 +56,26 @@ import Testing
         #expect(throws: EtcdError.leaseProvided) { try RequestValidation.check(PutRequest(key: [1], value: [], lease: 5, ignoreLease: true)) }
     }
 
-    @Test func unknownSortOptionsAreRefused() {
-        var r = RangeRequest(key: [1])
-        r.sortOrderRaw = 7
-        #expect(throws: EtcdError.invalidSortOption) { try RequestValidation.check(r) }
-        r.sortOrderRaw = 1
-        r.sortTargetRaw = 9
-        #expect(throws: EtcdError.invalidSortOption) { try RequestValidation.check(r) }
+    /// etcd 3.5.16 checks no sort values at its edge; its applier sorts with a nil sorter (and
+    /// panics) only for an unknown target sorted ASCEND/DESCEND (NONE with a target other than
+    /// KEY means ASCEND). That case alone is refused; the others are served in key order.
+    @Test func onlyAnUnknownSortTargetThatWouldBeSortedIsRefused() throws {
+        func check(order: Int32, target: Int32) -> EtcdError? {
+            var r = RangeRequest(key: [1])
+            r.sortOrderRaw = order
+            r.sortTargetRaw = target
+            do {
+                try RequestValidation.check(r)
+                try KVApplier.checkSortOption(r)
+                return nil
+            } catch { return error }
+        }
+        #expect(check(order: 7, target: 0) == nil)
+        #expect(check(order: -1, target: 3) == nil)
+        #expect(check(order: 7, target: 9) == nil)
+        #expect(check(order: 0, target: 9) == .invalidSortOption)
+        #expect(check(order: 1, target: 9) == .invalidSortOption)
+        #expect(check(order: 2, target: -5) == .invalidSortOption)
     }
 
     @Test func moreOpsThanMaxTxnOpsInAnyListIsTooMany() {

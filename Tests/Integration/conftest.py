@@ -19,6 +19,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REF = os.environ.get("ETCD_REFERENCE_DIR", os.path.expanduser("~/.cache/etcd-reference"))
 SWETCD = os.environ.get("SWETCD_BIN", os.path.join(ROOT, ".build", "release", "swetcd"))
 ETCD_351 = os.path.join(REF, "etcd-3.5.1", "etcd")
+ETCD_3516 = os.path.join(REF, "etcd-3.5.16", "etcd")
 ETCDCTL = {
     "3.5": os.path.join(REF, "etcd-3.5.1", "etcdctl"),
     "3.4": os.path.join(REF, "etcd-3.4.23", "etcdctl"),
@@ -189,8 +190,8 @@ def swetcd(workdir):
 def etcd(workdir):
     servers = []
 
-    def start(tls=None, extra=(), name="default"):
-        s = Server(ETCD_351, os.path.join(workdir, "ref"), name=name, tls=tls, extra=extra)
+    def start(tls=None, extra=(), name="default", binary=ETCD_351):
+        s = Server(binary, os.path.join(workdir, "ref"), name=name, tls=tls, extra=extra)
         os.makedirs(os.path.join(workdir, "ref"), exist_ok=True)
         s.start()
         servers.append(s)

@@ -49,7 +49,7 @@ struct ClusterMaintenanceService {
                     response.header = server.header(revision: hashed.currentRevision)
                     response.hash = hashed.hash
                     // etcd's compactMainRev starts at -1: never compacted.
-                    response.compactRevision = hashed.compactedRevision == 0 ? -1 : hashed.compactedRevision
+                    response.compactRevision = hashed.compactedRevision
                     return response
                 })
             }

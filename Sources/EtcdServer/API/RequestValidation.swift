@@ -6,8 +6,9 @@ import Storage
 /// txn size and duplicate keys.
 enum RequestValidation {
     static func check(_ r: RangeRequest) throws(EtcdError) {
+        // etcd 3.5 checks only the key here; sort values are the applier's business
+        // (`KVApplier.checkSortOption`).
         if r.key.isEmpty { throw .emptyKey }
-        if r.sortOrder == nil || r.sortTarget == nil { throw .invalidSortOption }
     }
 
     static func check(_ p: PutRequest) throws(EtcdError) {

@@ -3,7 +3,10 @@ import Logging
 import MVCC
 
 /// Applies one committed log entry to the store (etcd's `applyEntryNormal` + applierV3).
-/// Raft thread only. Errors a client caused come back as results; they never stop the apply.
+/// Raft thread only. Errors a client caused come back as results; they never stop the apply,
+/// and no entry, whatever it holds, may trap here: what a client sent was checked at the edge,
+/// but entries are applied again on replay and (with peers) come from other members, so every
+/// check that keeps the arithmetic and the backend safe is made here too.
 struct Applier {
     let logger: Logger
     /// The membership recorded in snapshots.
@@ -12,7 +15,7 @@ struct Applier {
     /// Lease requests, and the lease side of KV writes (`LeaseStore`).
     let leases: LeaseApplier
 
-    func apply(entry: Entry, proposal: Proposal?, txn: inout MVCCWriteTxn) -> Result<ApplyResult, EtcdError> {
+    func apply(entry: Entry, proposal: Proposal?, txn: inout MVCCWriteTxn) throws -> Result<ApplyResult, EtcdError> {
         guard entry.type == .normal, !entry.data.isEmpty else { return .success(.none) }
         let request: InternalRaftRequest
         if let proposal {
@@ -25,70 +28,90 @@ struct Applier {
                 return .failure(.other("cannot decode log entry"))
             }
         }
-        return apply(request, txn: &txn)
+        return try apply(request, txn: &txn)
     }
 
-    func apply(_ request: InternalRaftRequest, txn: inout MVCCWriteTxn) -> Result<ApplyResult, EtcdError> {
+    /// Applies one request inside the batch's transaction. Client-caused failures (etcd's
+    /// errors) come back as `.failure` when nothing was written yet; one that strikes after the
+    /// request wrote something throws `ApplyInterrupted`, and the caller runs the batch again
+    /// with this entry as a no-op (`BatchApplier`). Backend failures (LMDB, a damaged record)
+    /// are rethrown as they are: they fail the batch, not the request.
+    func apply(_ request: InternalRaftRequest, txn: inout MVCCWriteTxn) throws -> Result<ApplyResult, EtcdError> {
         txn.beginRequest()
         defer { txn.endRequest() }
-        let leaseIndex = leases.index(txn)
+        let clientError: EtcdError
         do {
-            if let alarm = request.alarm {
-                var response = AlarmResponse()
-                if let changed = try alarms.apply(alarm, txn: &txn) {
-                    response.alarms = [changed]
-                    logger.warning("alarm changed", metadata: ["alarm": "\(changed.alarm.map { "\($0)" } ?? "?")", "action": "\(alarm.actionRaw)"])
-                }
-                return .success(.alarm(response))
-            }
-            // With NOSPACE raised, etcd's applier refuses everything that can grow the store.
-            if alarms.noSpace && (request.put != nil || request.leaseGrant != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false)) {
-                return .failure(.noSpace)
-            }
-            if let put = request.put {
-                return .success(.put(try KVApplier.put(put, in: &txn, leases: leaseIndex)))
-            }
-            if let del = request.deleteRange {
-                return .success(.deleteRange(try KVApplier.deleteRange(del, in: &txn, leases: leaseIndex)))
-            }
-            if let t = request.txn {
-                let pathArray = try KVApplier.comparePath(t, on: txn)
-                var path = pathArray[...]
-                let isWrite = !KVApplier.isReadOnly(t)
-                try KVApplier.checkPath(t, path: &path, on: txn, isWrite: isWrite, leases: leaseIndex)
-                path = pathArray[...]
-                var response = try KVApplier.applyTxn(t, path: &path, in: &txn, leases: leaseIndex)
-                response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.readRevision, raftTerm: 0)
-                return .success(.txn(response))
-            }
-            if let grant = request.leaseGrant {
-                return .success(.leaseGrant(try leases.grant(grant, in: &txn)))
-            }
-            if let revoke = request.leaseRevoke {
-                return .success(.leaseRevoke(try leases.revoke(revoke, in: &txn)))
-            }
-            if let checkpoint = request.leaseCheckpoint {
-                return .success(.leaseCheckpoint(try leases.checkpoint(checkpoint, in: &txn)))
-            }
-            if let c = request.compaction {
-                let stats = try txn.compact(to: c.revision)
-                logger.info("finished scheduled compaction", metadata: [
-                    "compact-revision": "\(c.revision)", "keys": "\(stats.keysVisited)", "removed": "\(stats.revisionsRemoved)",
-                ])
-                var response = CompactionResponse()
-                response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.readRevision, raftTerm: 0)
-                return .success(.compaction(response))
-            }
-            return .success(.none)
+            return .success(try applyRequest(request, txn: &txn))
         } catch let error as EtcdError {
-            return .failure(error)
+            clientError = error
         } catch let error as MVCCError {
-            return .failure(EtcdError(error))
-        } catch {
-            logger.error("apply failed", metadata: ["error": "\(error)"])
-            return .failure(.other("\(error)"))
+            if case .backend = error { throw error }
+            clientError = EtcdError(error)
         }
+        if txn.requestHasWritten { throw ApplyInterrupted(error: clientError) }
+        return .failure(clientError)
     }
+
+    private func applyRequest(_ request: InternalRaftRequest, txn: inout MVCCWriteTxn) throws -> ApplyResult {
+        let leaseIndex = leases.index(txn)
+        if let alarm = request.alarm {
+            var response = AlarmResponse()
+            if let changed = try alarms.apply(alarm, txn: &txn) {
+                response.alarms = [changed]
+                logger.warning("alarm changed", metadata: ["alarm": "\(changed.alarm.map { "\($0)" } ?? "?")", "action": "\(alarm.actionRaw)"])
+            }
+            return .alarm(response)
+        }
+        // With NOSPACE raised, etcd's applier refuses everything that can grow the store.
+        if alarms.noSpace && (request.put != nil || request.leaseGrant != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false)) {
+            throw EtcdError.noSpace
+        }
+        if let put = request.put {
+            return .put(try KVApplier.put(put, in: &txn, leases: leaseIndex))
+        }
+        if let del = request.deleteRange {
+            return .deleteRange(try KVApplier.deleteRange(del, in: &txn, leases: leaseIndex))
+        }
+        if let t = request.txn {
+            // Every check runs on the state before the txn, before its first write (etcd's
+            // `checkRequests`), so a txn fails whole or applies whole.
+            let pathArray = try KVApplier.comparePath(t, on: txn)
+            var path = pathArray[...]
+            let isWrite = !KVApplier.isReadOnly(t)
+            try KVApplier.checkPath(t, path: &path, on: txn, isWrite: isWrite, leases: leaseIndex)
+            path = pathArray[...]
+            var response = try KVApplier.applyTxn(t, path: &path, in: &txn, leases: leaseIndex)
+            response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.readRevision, raftTerm: 0)
+            return .txn(response)
+        }
+        if let grant = request.leaseGrant {
+            return .leaseGrant(try leases.grant(grant, in: &txn))
+        }
+        if let revoke = request.leaseRevoke {
+            return .leaseRevoke(try leases.revoke(revoke, in: &txn))
+        }
+        if let checkpoint = request.leaseCheckpoint {
+            return .leaseCheckpoint(try leases.checkpoint(checkpoint, in: &txn))
+        }
+        if let c = request.compaction {
+            let stats = try txn.compact(to: c.revision)
+            logger.info("finished scheduled compaction", metadata: [
+                "compact-revision": "\(c.revision)", "keys": "\(stats.keysVisited)", "removed": "\(stats.revisionsRemoved)",
+            ])
+            var response = CompactionResponse()
+            response.header = ResponseHeader(clusterID: 0, memberID: 0, revision: txn.readRevision, raftTerm: 0)
+            return .compaction(response)
+        }
+        return .none
+    }
+}
+
+/// A request failed with a client error after it had written to the batch's transaction (a
+/// check that should have run first did not). The batch cannot keep half a request: it is
+/// run again with this entry applied as a no-op that fails with `error`, which gives the same
+/// result on every replay and on every member.
+struct ApplyInterrupted: Error {
+    let error: EtcdError
 }
 
 extension EtcdError {

@@ -11,14 +11,18 @@ enum KVApplier {
     // MARK: Range
 
     static func range(_ r: RangeRequest, on view: some MVCCRangeable) throws -> RangeResponse {
-        var limit = Int(clamping: r.limit)
-        if r.sortOrderRaw != RangeRequest.SortOrder.none.rawValue
-            || r.minModRevision != 0 || r.maxModRevision != 0
-            || r.minCreateRevision != 0 || r.maxCreateRevision != 0
+        try checkSortOption(r)
+        // etcd fetches one more than the limit to know whether there are more; a limit of 0 or
+        // below means none. Go's `limit + 1` wraps at Int64.max to a negative limit, i.e. none:
+        // the same answer as here, without the overflow.
+        var limit = 0
+        if r.sortOrderRaw == RangeRequest.SortOrder.none.rawValue
+            && r.minModRevision == 0 && r.maxModRevision == 0
+            && r.minCreateRevision == 0 && r.maxCreateRevision == 0
+            && r.limit > 0 && r.limit < Int64.max
         {
-            limit = 0
+            limit = Int(r.limit) + 1
         }
-        if limit > 0 { limit += 1 }
         let result = try view.range(
             KeyRange(key: r.key, rangeEnd: r.rangeEnd),
             options: RangeOptions(limit: limit, revision: r.revision, countOnly: r.countOnly))
@@ -28,15 +32,13 @@ enum KVApplier {
         if r.maxCreateRevision != 0 { kvs.removeAll { $0.createRevision > r.maxCreateRevision } }
         if r.minCreateRevision != 0 { kvs.removeAll { $0.createRevision < r.minCreateRevision } }
 
-        var order = r.sortOrder ?? .none
-        let target = r.sortTarget ?? .key
-        if target != .key && order == .none { order = .ascend }
-        if order != .none {
+        // etcd sorts only for ASCEND and DESCEND; another order value leaves key order.
+        if let order = effectiveSortOrder(r), order != .none, let target = r.sortTarget {
             sort(&kvs, by: target)
             if order == .descend { kvs.reverse() }
         }
         var response = RangeResponse()
-        if r.limit > 0 && kvs.count > Int(clamping: r.limit) {
+        if r.limit > 0 && Int64(kvs.count) > r.limit {
             kvs.removeLast(kvs.count - Int(r.limit))
             response.more = true
         }
@@ -47,6 +49,23 @@ enum KVApplier {
         response.count = Int64(result.count)
         response.kvs = kvs
         return response
+    }
+
+    /// The order etcd's applier sorts in: a target other than KEY with order NONE sorts
+    /// ascending; nil for an order value outside the enum (etcd then leaves key order).
+    private static func effectiveSortOrder(_ r: RangeRequest) -> RangeRequest.SortOrder? {
+        guard let order = r.sortOrder else { return nil }
+        if order == .none && r.sortTargetRaw != RangeRequest.SortTarget.key.rawValue { return .ascend }
+        return order
+    }
+
+    /// etcd accepts any sort values at its gRPC edge; its applier then sorts with a nil sorter
+    /// (and panics, etcd 3.5.1 and 3.5.16 alike) when the target is outside the enum and the
+    /// order to sort in is ASCEND or DESCEND. That one case answers "invalid sort option" here,
+    /// before anything is applied; every other combination is served as etcd serves it.
+    static func checkSortOption(_ r: RangeRequest) throws(EtcdError) {
+        guard r.sortTarget == nil, let order = effectiveSortOrder(r), order != .none else { return }
+        throw .invalidSortOption
     }
 
     /// Go's sort.Sort is not stable; equal elements keep key order here, which is one of the
@@ -157,25 +176,28 @@ enum KVApplier {
     }
 
     private static func compareKV(_ c: Compare, _ kv: KeyValue) -> Bool {
+        // A target outside the enum compares as equal (etcd's switch has no default).
         let order: Int
-        switch c.target ?? .version {
-        case .value:
+        switch c.target {
+        case nil:
+            order = 0
+        case .value?:
             var wanted: [UInt8] = []
             if case .value(let v)? = c.targetUnion { wanted = v }
             order = KeyRangeCompare.compare(kv.value, wanted)
-        case .create:
+        case .create?:
             var v: Int64 = 0
             if case .createRevision(let x)? = c.targetUnion { v = x }
             order = kv.createRevision < v ? -1 : (kv.createRevision > v ? 1 : 0)
-        case .mod:
+        case .mod?:
             var v: Int64 = 0
             if case .modRevision(let x)? = c.targetUnion { v = x }
             order = kv.modRevision < v ? -1 : (kv.modRevision > v ? 1 : 0)
-        case .version:
+        case .version?:
             var v: Int64 = 0
             if case .version(let x)? = c.targetUnion { v = x }
             order = kv.version < v ? -1 : (kv.version > v ? 1 : 0)
-        case .lease:
+        case .lease?:
             var v: Int64 = 0
             if case .lease(let x)? = c.targetUnion { v = x }
             order = kv.lease < v ? -1 : (kv.lease > v ? 1 : 0)
@@ -205,6 +227,7 @@ enum KVApplier {
                 }
                 if p.lease != 0, let leases, try !leases.leaseExists(p.lease) { throw EtcdError.leaseNotFound }
             case .requestRange(let r)?:
+                try checkSortOption(r)
                 if r.revision == 0 { break }
                 if r.revision > view.rangeRevision { throw MVCCError.futureRevision }
                 if r.revision < view.compactedRevision { throw MVCCError.compacted }

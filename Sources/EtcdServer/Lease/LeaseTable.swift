@@ -94,7 +94,7 @@ struct LeaseTable {
         if leases[id]?.scheduledNanoseconds != nil { staleEntries += 1 }
         var lease = LiveLease(id: id, ttlSeconds: ttlSeconds)
         if isPrimary {
-            lease.expiryNanoseconds = now &+ ttlSeconds &* Self.nanosecondsPerSecond
+            lease.expiryNanoseconds = Self.deadline(now, seconds: ttlSeconds)
             schedule(&lease, at: lease.expiryNanoseconds!)
         }
         leases[id] = lease
@@ -126,7 +126,7 @@ struct LeaseTable {
         // etcd clears the checkpointed remainder on renew (through the log, when one is set);
         // this table only uses it for the next promotion, so clearing it here is the same.
         lease.remainingTTLSeconds = 0
-        lease.expiryNanoseconds = now &+ lease.ttlSeconds &* Self.nanosecondsPerSecond
+        lease.expiryNanoseconds = Self.deadline(now, seconds: lease.ttlSeconds)
         leases[id] = lease
         // The schedule entry stays where it is: when it comes due, `takeExpired` sees the
         // later expiry and moves it.
@@ -141,7 +141,7 @@ struct LeaseTable {
         isPrimary = true
         for id in leases.keys {
             let ttl = leases[id]!.refreshTTLSeconds
-            leases[id]!.expiryNanoseconds = now &+ extendNanoseconds &+ ttl &* Self.nanosecondsPerSecond
+            leases[id]!.expiryNanoseconds = Self.deadline(now, seconds: ttl, plusNanoseconds: extendNanoseconds)
         }
         if leases.count >= Self.revokeRatePerSecond { spreadPiledUpExpiries(extendNanoseconds: extendNanoseconds, now: now) }
         rebuildSchedule()
@@ -211,6 +211,20 @@ struct LeaseTable {
 
     // MARK: internals
 
+    /// `now` plus `seconds` plus `plusNanoseconds`, saturating at `Int64.max` (a lease of etcd's
+    /// maximum TTL, 9e9 s, is 9e18 ns: one more year of uptime would overflow the sum).
+    static func deadline(_ now: Int64, seconds: Int64, plusNanoseconds: Int64 = 0) -> Int64 {
+        let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: nanosecondsPerSecond)
+        if overflow { return seconds < 0 ? .min : .max }
+        return saturatingSum(saturatingSum(now, nanoseconds), plusNanoseconds)
+    }
+
+    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        if overflow { return b > 0 ? .max : .min }
+        return sum
+    }
+
     private mutating func schedule(_ lease: inout LiveLease, at deadline: Int64) {
         lease.scheduledNanoseconds = deadline
         schedule.push(.init(deadlineNanoseconds: deadline, id: lease.id))
@@ -257,7 +271,7 @@ struct LeaseTable {
             // Leases already `remaining - baseWindow` later than the window need less delay.
             delay -= remaining - baseWindow
             nextWindow = baseWindow &+ delay
-            leases[lease.id]!.expiryNanoseconds = now &+ delay &+ extendNanoseconds &+ lease.refreshTTLSeconds &* second
+            leases[lease.id]!.expiryNanoseconds = Self.deadline(now, seconds: lease.refreshTTLSeconds, plusNanoseconds: Self.saturatingSum(delay, extendNanoseconds))
         }
     }
 }

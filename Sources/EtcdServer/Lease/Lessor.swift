@@ -113,7 +113,7 @@ final class Lessor: Sendable {
     /// Nanoseconds until the next lease may expire (nil: none scheduled).
     var nanosecondsUntilNextDeadline: Int64? {
         let now = clock.nowNanoseconds
-        return state.withLock { $0.table.nextDeadlineNanoseconds }.map { $0 - now }
+        return state.withLock { $0.table.nextDeadlineNanoseconds }.map { LeaseTable.saturatingSum($0, now == .min ? .max : -now) }
     }
 
     // MARK: queries and keep-alive (any thread)

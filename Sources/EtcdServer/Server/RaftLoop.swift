@@ -25,6 +25,8 @@ final class RaftLoop: @unchecked Sendable {
 
     /// Proposals taken per batch; bounds the batch's memory and the WAL write size.
     static let batchProposalsMax = 4096
+    /// The longest the thread sleeps waiting for its timer before it looks again.
+    static let timerWaitNanosecondsMax: Int64 = 3_600 * 1_000_000_000
 
     private let store: MVCCStore
     private let wal: WriteAheadLog
@@ -38,6 +40,7 @@ final class RaftLoop: @unchecked Sendable {
     }
     private let retention: Retention
     private let applier: Applier
+    private let batchApplier: BatchApplier
     /// Receives each committed batch's changes. Set before `start()`.
     var watchHub: WatchHub?
     private var state: State
@@ -61,6 +64,7 @@ final class RaftLoop: @unchecked Sendable {
         self.state = state
         self.snapshotCount = snapshotCount
         self.applier = applier
+        self.batchApplier = BatchApplier(store: store, applier: applier, logger: logger)
         self.logger = logger
     }
 
@@ -79,11 +83,14 @@ final class RaftLoop: @unchecked Sendable {
         logger.info("replaying WAL entries", metadata: [
             "applied-index": "\(applied)", "entries": "\(pending.count)", "last-index": "\(pending.last!.index)",
         ])
-        try store.write { txn in
-            for entry in pending {
-                _ = applier.apply(entry: entry, proposal: nil, txn: &txn)
-            }
-            txn.setApplied(index: pending.last!.index, term: pending.last!.term)
+        // In bounded batches, like the live path: one huge transaction would hold every dirty
+        // page of the replay in memory at once.
+        var start = pending.startIndex
+        while start < pending.endIndex {
+            let end = min(start + Self.batchProposalsMax, pending.endIndex)
+            let run = Array(pending[start..<end])
+            _ = try batchApplier.apply(run, proposals: Array(repeating: nil, count: run.count))
+            start = end
         }
     }
 
@@ -144,7 +151,13 @@ final class RaftLoop: @unchecked Sendable {
             let due = timer?.nanosecondsUntilDue()
             let work: Work = condition.withLock {
                 if let due, queue.isEmpty && !stopping {
-                    if due > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: Double(due) / 1e9)) }
+                    // A lease may be due in centuries (etcd's maximum TTL is 285 years), past
+                    // what a timed wait can express: wait at most `timerWaitNanosecondsMax` and
+                    // look again (the timer tolerates being asked early).
+                    if due > 0 {
+                        let wait = min(due, Self.timerWaitNanosecondsMax)
+                        _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait) / 1e9))
+                    }
                     if queue.isEmpty && !stopping { return .timer }
                 }
                 while queue.isEmpty && !stopping { condition.wait() }
@@ -199,20 +212,13 @@ final class RaftLoop: @unchecked Sendable {
         state.lastIndex = index
 
         var results: [Result<ApplyResult, EtcdError>] = []
-        results.reserveCapacity(batch.count)
         var changes: [MVCCChange] = []
         var failures = 0
         while true {
             do {
-                try store.write { txn in
-                    // The backend may run this body again after growing its map: start clean.
-                    results.removeAll(keepingCapacity: true)
-                    for (i, entry) in entries.enumerated() {
-                        results.append(applier.apply(entry: entry, proposal: batch[i], txn: &txn))
-                    }
-                    txn.setApplied(index: index, term: state.term)
-                    changes = txn.batchChanges
-                }
+                let outcome = try batchApplier.apply(entries, proposals: batch)
+                results = outcome.results
+                changes = outcome.changes
                 break
             } catch {
                 // The entries are in the log: they must be applied, in order, before anything

@@ -79,6 +79,7 @@ final class WatchHub: @unchecked Sendable {
     }
 
     var publishedRevision: Int64 { state.withLock { $0.publishedRevision } }
+    var compactedRevision: Int64 { state.withLock { $0.compactedRevision } }
 
     // MARK: watchers
 
@@ -277,7 +278,9 @@ final class WatchHub: @unchecked Sendable {
         var progressed = false
         var i = 0
         while i < ready.count {
-            let from = ready[i].1
+            // Revisions start at 1; a watcher that needs less was answered as compacted (or
+            // started from now) when it was created.
+            let from = max(ready[i].1, 1)
             var batch = HistoryBatch(changes: [], nextRevision: published + 1)
             if from <= published {
                 let withPrevKV = ready[i...].contains { $0.0.spec.prevKV }

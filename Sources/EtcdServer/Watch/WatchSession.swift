@@ -28,7 +28,8 @@ final class SessionWatch {
     init(id: Int64, spec: WatchSpec) {
         self.id = id
         self.spec = spec
-        self.sentUpTo = spec.startRevision - 1
+        // A start revision of Int64.min (a client may send one) has no predecessor.
+        self.sentUpTo = spec.startRevision == .min ? .min : spec.startRevision - 1
     }
 }
 
@@ -124,7 +125,8 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         var watchID = request.watchID
         if watchID != 0 {
             if watches[watchID] != nil {
-                response.watchID = watchID
+                // etcd's watch stream answers a taken ID with ID -1 (`ErrWatcherDuplicateID`).
+                response.watchID = -1
                 response.canceled = true
                 response.cancelReason = "mvcc: duplicate watch ID provided on the WatchStream"
                 send(response)
@@ -136,7 +138,15 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
             nextWatchID += 1
         }
         let filters = request.filters
-        let start = request.startRevision == 0 ? current + 1 : request.startRevision
+        // etcd: 0 is "from the next revision"; a revision at or before the current one is
+        // caught up from history, and one below the compacted revision (any negative one
+        // included: etcd's store starts at compacted -1) is answered as compacted.
+        var start = request.startRevision == 0 ? current + 1 : request.startRevision
+        if start < 1 && start >= hub.compactedRevision {
+            // Only -1 on a never-compacted store: etcd reads its history from the revision key
+            // of -1, past every real one, and so sends nothing old; it watches from now.
+            start = current + 1
+        }
         let spec = WatchSpec(
             keys: keys, startRevision: start, noPut: filters.contains(.noPut), noDelete: filters.contains(.noDelete),
             prevKV: request.prevKV, progressNotify: request.progressNotify, fragment: request.fragment)
@@ -258,12 +268,16 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         eventLoop.execute {
             guard !self.closed, !w.removed else { return }
             w.removed = true
-            self.watches[w.id] = nil
+            // etcd's compacted response carries no revision of its own (header revision 0), and
+            // its stream marks it canceled only when the compact revision is not 0; after a
+            // Compact(0) the watcher is gone from the store but still known to the stream, so
+            // a later cancel of its ID is answered.
+            if compactRevision != 0 { self.watches[w.id] = nil }
             var response = WatchResponse()
-            response.header = self.server.header(revision: self.hub.publishedRevision)
+            response.header = self.server.header(revision: 0)
             response.watchID = w.id
             response.compactRevision = compactRevision
-            response.canceled = true
+            response.canceled = compactRevision != 0
             self.send(response)
         }
     }
