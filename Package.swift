@@ -65,6 +65,9 @@ let package = Package(
         // A plain build makes it a replayer of saved inputs.
         .target(name: "CFuzzerShim", path: "Sources/CFuzzerShim"),
         .executableTarget(name: "FuzzEtcdProto", dependencies: ["EtcdProto", "CFuzzerShim"]),
+        // libFuzzer target for the apply path (log entries applied to a fresh store); run with
+        // Tests/fuzz-apply.sh.
+        .executableTarget(name: "FuzzApply", dependencies: ["EtcdServer", "EtcdProto", "CFuzzerShim"]),
         // libFuzzer target for the gRPC/HTTP/2 input path; run with Tests/fuzz-transport.sh.
         .executableTarget(
             name: "FuzzTransport",

@@ -8,6 +8,8 @@ public enum MVCCError: Error, Equatable, Sendable {
     case keyNotFound
     /// A key longer than the backend can index (LMDB's maximum key size).
     case keyTooLarge
+    /// An empty key: etcd's gRPC edge refuses it, and the backend cannot index it.
+    case emptyKey
     /// The backend reached its size limit.
     case noSpace
     /// The backend failed: the message says how. Not caused by the client.

@@ -92,11 +92,18 @@ public struct MVCCWriteTxn {
 
     // MARK: writes
 
+    /// Whether `put` can store `key`: what a txn checks before its first write, so that it
+    /// fails whole instead of halfway.
+    public static func checkStorable(_ key: [UInt8]) throws(MVCCError) {
+        if key.isEmpty { throw .emptyKey }
+        if key.count > LMDBEnvironment.maxKeyBytes { throw .keyTooLarge }
+    }
+
     /// Writes `key`; returns the previous live version.
     @discardableResult
     public mutating func put(key: [UInt8], value: [UInt8], lease: Int64) throws -> KeyValue? {
         precondition(inRequest, "put outside a request")
-        guard key.count <= LMDBEnvironment.maxKeyBytes else { throw MVCCError.keyTooLarge }
+        try Self.checkStorable(key)
         let previous = try get(key)
         let rev = Revision(main: writeRevision, sub: Int64(changes.count))
         var kv = KeyValue(key: key, createRevision: rev.main, modRevision: rev.main, version: 1, value: value, lease: lease)

@@ -54,7 +54,8 @@ struct RangeQuery {
 
     /// The version of `key` live at the newest revision, if any.
     func latest(_ key: [UInt8]) throws -> KeyValue? {
-        guard key.count <= LMDBEnvironment.maxKeyBytes else { return nil }
+        // No stored key is empty or longer than LMDB's limit, and LMDB refuses to look one up.
+        guard !key.isEmpty && key.count <= LMDBEnvironment.maxKeyBytes else { return nil }
         // In a DUPSORT table, a plain get returns the key's first (newest) history entry.
         let entry = try txn.withValue(tables.history, key) { raw in RevisionKey.decodeHistoryEntry(raw) }
         guard let (rev, tombstone) = entry, !tombstone else { return nil }
@@ -68,8 +69,8 @@ struct RangeQuery {
             var found: Bool
             switch keys {
             case .single(let key):
-                // No stored key is longer than LMDB's limit, so a longer one names nothing.
-                found = key.count <= LMDBEnvironment.maxKeyBytes ? try cursor.seek(exact: key) : false
+                // No stored key is empty or longer than LMDB's limit: such a key names nothing.
+                found = !key.isEmpty && key.count <= LMDBEnvironment.maxKeyBytes ? try cursor.seek(exact: key) : false
             case .interval(let start, _):
                 found = try Self.seek(&cursor, atOrAfter: start)
             }

@@ -43,19 +43,17 @@ import Testing
         }
     }
 
-    static func put(_ key: [UInt8]) -> RequestOp {
-        RequestOp(.requestPut(PutRequest(key: key, value: Array("v".utf8))))
-    }
-
-    /// A txn whose second put cannot be stored (a key past the backend's limit: the client edge
-    /// refuses it, but an entry in the log was never checked there), so it fails after the first
-    /// put has written.
+    /// A txn that deletes a key and then puts it with ignore_value: its checks see the key (they
+    /// run on the state before the txn), its put does not. The client edge refuses a put and a
+    /// delete of one key in one txn, but an entry in the log was never checked there (etcd's
+    /// applier panics on this one). It fails after its delete has written.
     static func entries() -> [Entry] {
         var first = InternalRaftRequest()
         first.put = PutRequest(key: Array("before".utf8), value: Array("1".utf8))
         var broken = InternalRaftRequest()
         var txn = TxnRequest()
-        txn.success = [put(Array("half".utf8)), put([UInt8](repeating: 0x61, count: LMDBEnvironment.maxKeyBytes + 1))]
+        txn.success = [RequestOp(.requestDeleteRange(DeleteRangeRequest(key: Array("before".utf8)))),
+                       RequestOp(.requestPut(PutRequest(key: Array("before".utf8), value: [], ignoreValue: true)))]
         broken.txn = txn
         var last = InternalRaftRequest()
         last.put = PutRequest(key: Array("after".utf8), value: Array("2".utf8))
@@ -68,7 +66,7 @@ import Testing
         let f = try Fixture()
         let results = try f.apply(Self.entries())
         guard case .failure(let error) = results[1] else { Issue.record("the broken txn succeeded"); return }
-        #expect(error == .requestTooLarge)
+        #expect(error == .keyNotFound)
         if case .failure = results[0] { Issue.record("first put failed") }
         if case .failure = results[2] { Issue.record("last put failed") }
         // Nothing of the broken txn is stored, and it took no revision.

@@ -121,6 +121,7 @@ extension EtcdError {
         case .futureRevision: self = .futureRevision
         case .keyNotFound: self = .keyNotFound
         case .keyTooLarge: self = .requestTooLarge
+        case .emptyKey: self = .emptyKey
         case .noSpace: self = .noSpace
         case .backend(let text): self = .other(text)
         }

@@ -221,6 +221,7 @@ enum KVApplier {
         for op in taken ? t.success : t.failure {
             switch op.request {
             case .requestPut(let p)? where isWrite:
+                try MVCCWriteTxn.checkStorable(p.key)
                 if p.ignoreValue || p.ignoreLease {
                     let existing = try view.range(.single(p.key), options: RangeOptions())
                     if existing.kvs.isEmpty { throw EtcdError.keyNotFound }
