@@ -46,6 +46,30 @@ wait_get "$PORT"
 [ "$("$CTL" --endpoints "127.0.0.1:$PORT" get docker-key --print-value-only)" = "docker-value" ]
 docker rm -f swetcd-docker-test >/dev/null
 
+echo "--- the README's first command, as written, in a fresh swift:6.3-bookworm container (root, no sudo, no apt lists)"
+# It must install the build dependencies, build and start a member on localhost:2379 with the
+# default data dir; the container's shell waits for /health there, then stops it.
+FIRST=$(awk '/^```sh$/ { getline; print; exit }' README.md)
+echo "  $FIRST"
+docker run --rm -v "$PWD:/src:ro" -e FIRST="$FIRST" swift:6.3-bookworm bash -c '
+  set -e
+  ! command -v sudo >/dev/null
+  [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial -e auxfiles)" ] || echo "  (the image has apt lists)"
+  mkdir /w && cd /src && tar --exclude=./.build --exclude="./.build-*" --exclude=./.git -cf - . | tar -C /w -xf - && cd /w
+  bash -c "$FIRST" > /tmp/first.log 2>&1 &
+  for _ in $(seq 1200); do
+    if exec 3<>/dev/tcp/127.0.0.1/2379 2>/dev/null; then
+      printf "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" >&3
+      if grep -q "\"health\":\"true\"" <&3; then
+        test -d default.etcd/member/wal && echo "  member up on localhost:2379, data in ./default.etcd" && exit 0
+      fi
+    fi
+    sleep 0.5
+  done
+  tail -n 30 /tmp/first.log
+  exit 1
+'
+
 echo "--- docker compose"
 SWETCD_PORT=$PORT docker compose up -d --wait --wait-timeout 120
 wait_get "$PORT"

@@ -9,11 +9,13 @@ public struct MVCCCompactionStats: Sendable {
 
 /// Physical compaction over the `hist` table, in key order, in batches of `keysPerBatch` keys
 /// (collect first, then delete, so no cursor is used across its own deletions).
-struct Compactor {
+public struct Compactor {
     let txn: LMDBTransaction
     let tables: MVCCTables
-    /// Keys examined before the collected deletions are applied.
-    static let keysPerBatch = 1000
+    /// Keys examined before the collected deletions are applied (etcd's
+    /// `--experimental-compaction-batch-limit`; here every batch is in the same transaction).
+    let keysPerBatch: Int
+    public static let defaultKeysPerBatch = 1000
 
     func compact(to revision: Int64) throws -> MVCCCompactionStats {
         var stats = MVCCCompactionStats()
@@ -32,7 +34,7 @@ struct Compactor {
                 } else {
                     found = try cursor.first()
                 }
-                while found && visited < Self.keysPerBatch {
+                while found && visited < keysPerBatch {
                     visited += 1
                     let key = cursor.keyBytes
                     lastKey = key
@@ -61,7 +63,7 @@ struct Compactor {
                     stats.revisionsRemoved += 1
                 }
             }
-            guard visited == Self.keysPerBatch, let lastKey else { break }
+            guard visited == keysPerBatch, let lastKey else { break }
             resumeAfter = lastKey
         }
         return stats

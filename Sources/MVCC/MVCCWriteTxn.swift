@@ -160,12 +160,13 @@ public struct MVCCWriteTxn {
     /// Compacts the history up to `revision`: every revision ≤ `revision` that is not the latest
     /// of its key at `revision`, and every tombstone that is, is removed. Reads below `revision`
     /// then fail with ErrCompacted.
-    public mutating func compact(to revision: Int64) throws -> MVCCCompactionStats {
+    public mutating func compact(to revision: Int64, keysPerBatch: Int = Compactor.defaultKeysPerBatch) throws -> MVCCCompactionStats {
+        precondition(keysPerBatch > 0, "a compaction batch of no keys")
         if revision <= meta.compactedRevision { throw MVCCError.compacted }
         if revision > meta.currentRevision { throw MVCCError.futureRevision }
         meta.compactedRevision = revision
         metaDirty = true
-        return try Compactor(txn: txn, tables: tables).compact(to: revision)
+        return try Compactor(txn: txn, tables: tables, keysPerBatch: keysPerBatch).compact(to: revision)
     }
 
     /// Writes the meta record if anything changed; the store calls this before commit.

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// Writes one JSON object per line to stderr, shaped like etcd 3.5's zap output:
+/// Writes one JSON object per line to stderr (or stdout), shaped like etcd 3.5's zap output:
 /// `{"level":"info","ts":"2026-11-25T16:20:00.123Z","caller":"etcdserver/server.go:42","msg":"...", ...fields}`.
 ///
 /// Lines are written with a single `write(2)` each, so lines from several threads never interleave.
@@ -10,10 +10,13 @@ struct JSONLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level
     let label: String
+    /// 2 (stderr, etcd's default) or 1 (`--log-outputs stdout`).
+    let fileDescriptor: Int32
 
-    init(label: String, level: Logger.Level) {
+    init(label: String, level: Logger.Level, fileDescriptor: Int32 = 2) {
         self.label = label
         self.logLevel = level
+        self.fileDescriptor = fileDescriptor
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -42,7 +45,7 @@ struct JSONLogHandler: LogHandler {
         bytes.withUnsafeMutableBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
+                let n = Glibc.write(fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
                 if n <= 0 { break }
                 offset += n
             }

@@ -27,9 +27,31 @@ struct Options {
     var cipherSuites: [String] = []
     var listenClientURLsSet = false
     var advertiseClientURLsSet = false
+    var tlsMinVersion = TLSVersion.tls12
+    var tlsMaxVersion: TLSVersion? = nil
+    var autoCompactionMode = "periodic"
+    var autoCompactionRetention = "0"
+    /// `--log-outputs stdout`.
+    var logToStdout = false
+    /// Logged as warnings once logging is up (`warnOnly` flags).
+    var startupWarnings: [String] = []
 
-    /// Builds the TLS settings from the file flags.
+    /// Builds the TLS settings from the file flags, and the settings that combine flags.
     mutating func finish() throws(FlagParser.FlagError) {
+        if let max = tlsMaxVersion, max < tlsMinVersion {
+            throw FlagParser.FlagError("min version (\(tlsMinVersion)) is greater than max version (\(max))")
+        }
+        do {
+            config.autoCompaction = try AutoCompaction(mode: autoCompactionMode, retention: autoCompactionRetention)
+        } catch {
+            throw FlagParser.FlagError("\(error)")
+        }
+        defer {
+            config.clientTLS?.minVersion = tlsMinVersion
+            config.clientTLS?.maxVersion = tlsMaxVersion
+            config.peerTLS?.minVersion = tlsMinVersion
+            config.peerTLS?.maxVersion = tlsMaxVersion
+        }
         if !certFile.isEmpty || !keyFile.isEmpty {
             guard !certFile.isEmpty, !keyFile.isEmpty else {
                 throw FlagParser.FlagError("--cert-file and --key-file must be given together")
@@ -46,7 +68,8 @@ struct Options {
                 certificateFile: "", keyFile: "",
                 trustedCAFile: trustedCAFile.isEmpty ? nil : trustedCAFile,
                 clientCertAuth: clientCertAuth, crlFile: clientCRLFile.isEmpty ? nil : clientCRLFile,
-                cipherSuites: cipherSuites)
+                cipherSuites: cipherSuites,
+                allowedHostname: clientCertAllowedHostname.isEmpty ? nil : clientCertAllowedHostname)
         }
         if !peerCertFile.isEmpty || !peerKeyFile.isEmpty {
             config.peerTLS = TLSConfiguration(
@@ -60,9 +83,11 @@ struct Options {
     }
 }
 
-/// The flag table: every flag etcd 3.4/3.5 defines, spelled as etcd spells it. Flags for
-/// features swetcd does not have (v2 proxy, discovery, pprof, tracing, log rotation) are accepted
-/// and have no effect, as the README says, so that existing etcd command lines keep working.
+/// The flag table: every flag etcd 3.4/3.5 defines, spelled as etcd spells it. Each one works,
+/// or concerns only peers (`peerOnly`: checked, and a single member has no peer), or is for a
+/// feature swetcd does not have (`unsupported`: accepted at etcd's default, which asks for
+/// nothing, and refused at start with the reason for any other value), so that existing etcd
+/// command lines keep working and none is silently ignored.
 enum Flags {
     typealias E = FlagParser.FlagError
 
@@ -99,9 +124,33 @@ enum Flags {
                 set(&o, v.split(separator: ",").map(String.init).filter { !$0.isEmpty })
             }
         }
-        func ignored(_ name: String, _ kind: FlagParser.Kind, _ help: String) {
-            p.add(name, kind, help + " (accepted; no effect in swetcd)") { (_: inout Options, _: String) throws(E) in }
+        /// A flag for something swetcd does not do: accepted at etcd's default value (which asks
+        /// for nothing), refused at start with `reason` for any other value. No flag is taken
+        /// and silently ignored.
+        func unsupported(_ name: String, _ kind: FlagParser.Kind, default defaultValue: String, _ reason: String, _ help: String) {
+            p.add(name, kind, help + " (swetcd: only \(defaultValue.isEmpty ? "empty" : defaultValue); \(reason))") { (_: inout Options, v: String) throws(E) in
+                guard !FlagValue.same(v, defaultValue, kind: kind) else { return }
+                throw E("--\(name)=\(v) is not supported by swetcd: \(reason) (leave it out, or give etcd's default \(defaultValue.isEmpty ? "\"\"" : defaultValue))")
+            }
         }
+        /// The two flags etcd's own sample configuration (`etcd.conf.yml.sample`) turns on for
+        /// features swetcd does not serve: refusing them would refuse that file, so a non-default
+        /// value is accepted and the start-up log says, as a warning, that it has no effect.
+        func warnOnly(_ name: String, default defaultValue: String, _ reason: String, _ help: String) {
+            p.add(name, .boolean, help + " (swetcd: \(reason); a warning at start if set)") { (o: inout Options, v: String) throws(E) in
+                guard !FlagValue.same(v, defaultValue, kind: .boolean) else { return }
+                o.startupWarnings.append("--\(name)=\(v) has no effect in swetcd: \(reason)")
+            }
+        }
+        /// A setting that only concerns other members (Raft between peers, peer checks): its value
+        /// is checked, and on a one-member cluster, as in etcd, there is no peer for it to act on.
+        func peerOnly(_ name: String, _ kind: FlagParser.Kind, _ help: String, check: @escaping (String) -> Bool = { _ in true }) {
+            p.add(name, kind, help + " (swetcd: concerns peers; a single member has none)") { (_: inout Options, v: String) throws(E) in
+                guard check(v) else { throw E("invalid value \"\(v)\" for flag -\(name): parse error") }
+            }
+        }
+        let isDuration: (String) -> Bool = { GoDuration.milliseconds($0) != nil }
+        let isInt: (String) -> Bool = { Int($0) != nil }
 
         // Member
         string("name", "Human-readable name for this member.") { $0.config.name = $1 }
@@ -113,7 +162,7 @@ enum Flags {
         }
         int("heartbeat-interval", "Time (in milliseconds) of a heartbeat interval.") { $0.config.heartbeatIntervalMilliseconds = $1 }
         int("election-timeout", "Time (in milliseconds) for an election to timeout.") { $0.config.electionTimeoutMilliseconds = $1 }
-        ignored("initial-election-tick-advance", .boolean, "Whether to fast-forward initial election ticks on boot for faster election.")
+        peerOnly("initial-election-tick-advance", .boolean, "Whether to fast-forward initial election ticks on boot for faster election.")
         urls("listen-peer-urls", "List of URLs to listen on for peer traffic.") { $0.config.listenPeerURLs = $1 }
         urls("listen-client-urls", "List of URLs to listen on for client traffic.") {
             $0.config.listenClientURLs = $1
@@ -125,20 +174,20 @@ enum Flags {
             guard let n = Int64(v) else { throw E("invalid value \"\(v)\" for flag -quota-backend-bytes: parse error") }
             o.config.quotaBackendBytes = n
         }
-        ignored("backend-bbolt-freelist-type", .value, "BackendFreelistType specifies the type of freelist that boltdb backend uses.")
-        ignored("backend-batch-interval", .value, "BackendBatchInterval is the maximum time before commit the backend transaction.")
-        ignored("backend-batch-limit", .value, "BackendBatchLimit is the maximum operations before commit the backend transaction.")
+        unsupported("backend-bbolt-freelist-type", .value, default: "map", "the backend is LMDB, not bbolt", "BackendFreelistType specifies the type of freelist that boltdb backend uses.")
+        unsupported("backend-batch-interval", .value, default: "0", "every apply batch commits at once (there is no batch interval)", "BackendBatchInterval is the maximum time before commit the backend transaction.")
+        unsupported("backend-batch-limit", .value, default: "0", "every apply batch commits at once (there is no batch limit)", "BackendBatchLimit is the maximum operations before commit the backend transaction.")
         int("max-txn-ops", "Maximum number of operations permitted in a transaction.") { $0.config.maxTxnOps = $1 }
         int("max-request-bytes", "Maximum client request size in bytes the server will accept.") { $0.config.maxRequestBytes = $1 }
         p.add("max-concurrent-streams", .value, "Maximum concurrent streams that each client can open at a time.") { (o: inout Options, v: String) throws(E) in
             guard let n = UInt32(v) else { throw E("invalid value \"\(v)\" for flag -max-concurrent-streams: parse error") }
             o.config.maxConcurrentStreams = n
         }
-        ignored("grpc-keepalive-min-time", .value, "Minimum interval duration that a client should wait before pinging server.")
-        ignored("grpc-keepalive-interval", .value, "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable).")
-        ignored("grpc-keepalive-timeout", .value, "Additional duration of wait before closing a non-responsive connection (0 to disable).")
-        ignored("socket-reuse-port", .boolean, "Enable to set socket option SO_REUSEPORT on listeners allowing rebinding of a port already in use.")
-        ignored("socket-reuse-address", .boolean, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
+        unsupported("grpc-keepalive-min-time", .value, default: "5s", "client pings are answered at any rate; no minimum is enforced", "Minimum interval duration that a client should wait before pinging server.")
+        unsupported("grpc-keepalive-interval", .value, default: "2h0m0s", "the server does not ping clients", "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable).")
+        unsupported("grpc-keepalive-timeout", .value, default: "20s", "the server does not ping clients", "Additional duration of wait before closing a non-responsive connection (0 to disable).")
+        unsupported("socket-reuse-port", .boolean, default: "false", "listeners do not set SO_REUSEPORT", "Enable to set socket option SO_REUSEPORT on listeners allowing rebinding of a port already in use.")
+        unsupported("socket-reuse-address", .boolean, default: "false", "listeners do not set SO_REUSEADDR", "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 
         // Clustering
         list("initial-advertise-peer-urls", "List of this member's peer URLs to advertise to the rest of the cluster.") { $0.config.initialAdvertisePeerURLs = $1 }
@@ -163,17 +212,24 @@ enum Flags {
             $0.config.advertiseClientURLs = $1
             $0.advertiseClientURLsSet = true
         }
-        ignored("discovery", .value, "Discovery URL used to bootstrap the cluster.")
-        ignored("discovery-fallback", .value, "Expected behavior ('exit' or 'proxy') when discovery services fails.")
-        ignored("discovery-proxy", .value, "HTTP proxy to use for traffic to discovery service.")
-        ignored("discovery-srv", .value, "DNS domain used to bootstrap initial cluster.")
-        ignored("discovery-srv-name", .value, "Service name to query when using DNS discovery.")
-        bool("strict-reconfig-check", "Reject reconfiguration requests that would cause quorum loss.") { $0.config.strictReconfigCheck = $1 }
-        bool("pre-vote", "Enable to run an additional Raft election phase.") { $0.config.preVote = $1 }
-        string("auto-compaction-retention", "Auto compaction retention length. 0 means disable auto compaction.") { $0.config.autoCompactionRetention = $1 }
-        string("auto-compaction-mode", "Interpret 'auto-compaction-retention' one of: periodic|revision.") { $0.config.autoCompactionMode = $1 }
-        bool("enable-v2", "Accept etcd V2 client requests.") { $0.config.enableV2 = $1 }
-        ignored("v2-deprecation", .value, "v2store deprecation stage.")
+        unsupported("discovery", .value, default: "", "discovery is not implemented; use --initial-cluster", "Discovery URL used to bootstrap the cluster.")
+        unsupported("discovery-fallback", .value, default: "proxy", "discovery is not implemented; use --initial-cluster", "Expected behavior ('exit' or 'proxy') when discovery services fails.")
+        unsupported("discovery-proxy", .value, default: "", "discovery is not implemented; use --initial-cluster", "HTTP proxy to use for traffic to discovery service.")
+        unsupported("discovery-srv", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "DNS domain used to bootstrap initial cluster.")
+        unsupported("discovery-srv-name", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "Service name to query when using DNS discovery.")
+        peerOnly("strict-reconfig-check", .boolean, "Reject reconfiguration requests that would cause quorum loss.")
+        peerOnly("pre-vote", .boolean, "Enable to run an additional Raft election phase.")
+        string("auto-compaction-retention", "Auto compaction retention length. 0 means disable auto compaction.") { $0.autoCompactionRetention = $1 }
+        p.add("auto-compaction-mode", .value, "Interpret 'auto-compaction-retention' one of: periodic|revision.") { (o: inout Options, v: String) throws(E) in
+            guard v == "periodic" || v == "revision" else { throw E("unknown auto-compaction-mode \"\(v)\"") }
+            o.autoCompactionMode = v
+        }
+        warnOnly("enable-v2", default: "false", "the v2 API is not served", "Accept etcd V2 client requests.")
+        p.add("v2-deprecation", .value, "v2store deprecation stage (swetcd has no v2 store: every stage holds).") { (_: inout Options, v: String) throws(E) in
+            guard ["not-yet", "write-only", "write-only-drop-data", "gone"].contains(v) else {
+                throw E("invalid value \"\(v)\" for flag -v2-deprecation: invalid value for v2-deprecation")
+            }
+        }
 
         // Security
         string("cert-file", "Path to the client server TLS cert file.") { $0.certFile = $1 }
@@ -190,23 +246,43 @@ enum Flags {
         string("peer-cert-allowed-cn", "Allowed CN for inter peer authentication.") { $0.peerCertAllowedCN = $1 }
         string("peer-cert-allowed-hostname", "Allowed TLS hostname for inter peer authentication.") { $0.peerCertAllowedHostname = $1 }
         bool("peer-auto-tls", "Peer TLS using generated certificates") { $0.config.peerAutoTLS = $1 }
-        ignored("self-signed-cert-validity", .value, "The validity period of the client and peer certificates, unit is year.")
+        peerOnly("peer-client-cert-file", .value, "Path to an explicit peer client TLS cert file otherwise peer cert file will be used when client auth is required.")
+        peerOnly("peer-client-key-file", .value, "Path to an explicit peer client TLS key file otherwise peer key file will be used when client auth is required.")
+        unsupported("client-cert-file", .value, default: "", "swetcd never dials its own client port", "Path to an explicit peer client TLS cert file otherwise cert file will be used when client auth is required.")
+        unsupported("client-key-file", .value, default: "", "swetcd never dials its own client port", "Path to an explicit peer client TLS key file otherwise key file will be used when client auth is required.")
+        p.add("tls-min-version", .value, "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.") { (o: inout Options, v: String) throws(E) in
+            guard let version = TLSVersion(flag: v) else { throw E("invalid value \"\(v)\" for flag -tls-min-version: unexpected TLS version \(v) (must be one of: TLS1.2, TLS1.3)") }
+            o.tlsMinVersion = version
+        }
+        p.add("tls-max-version", .value, "Maximum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 (empty defers to Go).") { (o: inout Options, v: String) throws(E) in
+            if v.isEmpty { o.tlsMaxVersion = nil; return }
+            guard let version = TLSVersion(flag: v) else { throw E("invalid value \"\(v)\" for flag -tls-max-version: unexpected TLS version \(v) (must be one of: TLS1.2, TLS1.3)") }
+            o.tlsMaxVersion = version
+        }
+        unsupported("self-signed-cert-validity", .value, default: "1", "--auto-tls certificates are valid for one year", "The validity period of the client and peer certificates, unit is year.")
         string("peer-crl-file", "Path to the peer certificate revocation list file.") { $0.peerCRLFile = $1 }
         list("cipher-suites", "Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).") { $0.cipherSuites = $1 }
-        ignored("cors", .value, "Comma-separated white list of origins for CORS, or cross-origin resource sharing, (empty or * means allow all).")
-        ignored("host-whitelist", .value, "Comma-separated acceptable hostnames from HTTP client requests, if server is not secure (empty means allow all).")
+        unsupported("cors", .value, default: "", "CORS headers are not sent (there is no JSON gateway yet)", "Comma-separated white list of origins for CORS, or cross-origin resource sharing, (empty or * means allow all).")
+        unsupported("host-whitelist", .value, default: "", "every Host header is accepted", "Comma-separated acceptable hostnames from HTTP client requests, if server is not secure (empty means allow all).")
 
         // Auth
-        string("auth-token", "Specify auth token specific options.") { $0.config.authToken = $1 }
-        int("bcrypt-cost", "Specify bcrypt algorithm cost factor for auth password hashing.") { $0.config.bcryptCost = $1 }
-        int("auth-token-ttl", "The lifetime in seconds of the auth token.") { $0.config.authTokenTTLSeconds = $1 }
+        unsupported("auth-token", .value, default: "simple", "authentication is not implemented yet", "Specify auth token specific options.")
+        unsupported("bcrypt-cost", .value, default: "10", "authentication is not implemented yet", "Specify bcrypt algorithm cost factor for auth password hashing.")
+        unsupported("auth-token-ttl", .value, default: "300", "authentication is not implemented yet", "The lifetime in seconds of the auth token.")
 
         // Profiling, monitoring, logging
-        ignored("enable-pprof", .boolean, "Enable runtime profiling data via HTTP server.")
-        string("metrics", "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.") { $0.config.metrics = $1 }
+        warnOnly("enable-pprof", default: "false", "there is no Go runtime to profile; /debug/pprof is not served", "Enable runtime profiling data via HTTP server.")
+        unsupported("metrics", .value, default: "basic", "/metrics is not served yet", "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.")
         urls("listen-metrics-urls", "List of URLs to listen on for the metrics and health endpoints.") { $0.config.listenMetricsURLs = $1 }
-        ignored("logger", .value, "Currently only supports 'zap' for structured logging.")
-        ignored("log-outputs", .value, "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd.")
+        urls("listen-client-http-urls", "List of URLs to listen on for http only client traffic. Enabling this flag removes http services from --listen-client-urls.") { $0.config.listenClientHTTPURLs = $1 }
+        unsupported("logger", .value, default: "zap", "logs are always JSON lines shaped like zap's", "Currently only supports 'zap' for structured logging.")
+        p.add("log-outputs", .value, "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd.") { (o: inout Options, v: String) throws(E) in
+            switch v {
+            case "default", "stderr": o.logToStdout = false
+            case "stdout": o.logToStdout = true
+            default: throw E("--log-outputs=\(v) is not supported by swetcd: logs go to stderr (default) or stdout")
+            }
+        }
         p.add("log-level", .value, "Configures log level. Only supports debug, info, warn, error, panic, or fatal.") { (o: inout Options, v: String) throws(E) in
             guard ["debug", "info", "warn", "error", "panic", "fatal"].contains(v) else {
                 throw E("unknown log level \"\(v)\"")
@@ -214,45 +290,69 @@ enum Flags {
             o.config.logLevel = v
         }
         bool("debug", "Enable debug-level logging for etcd (deprecated: use --log-level=debug).") { o, b in if b { o.config.logLevel = "debug" } }
-        ignored("log-package-levels", .value, "Specify a particular log level for each etcd package.")
-        ignored("enable-log-rotation", .boolean, "Enable log rotation of a single log-outputs file target.")
-        ignored("log-rotation-config-json", .value, "Configures log rotation if enabled with a JSON logger config.")
+        unsupported("log-package-levels", .value, default: "", "there is one log level (--log-level)", "Specify a particular log level for each etcd package.")
+        unsupported("enable-log-rotation", .boolean, default: "false", "logs go to stderr or stdout, which are not rotated", "Enable log rotation of a single log-outputs file target.")
+        p.add("log-rotation-config-json", .value, "Configures log rotation if enabled with a JSON logger config (as in etcd, unused without --enable-log-rotation).") { (_: inout Options, _: String) throws(E) in }
 
-        // v2 proxy (not supported; accepted so that "off" works)
-        ignored("proxy", .value, "Valid values include 'off', 'readonly', 'on'.")
-        ignored("proxy-failure-wait", .value, "Time (in milliseconds) an endpoint will be held in a failed state.")
-        ignored("proxy-refresh-interval", .value, "Time (in milliseconds) of the endpoints refresh interval.")
-        ignored("proxy-dial-timeout", .value, "Time (in milliseconds) for a dial to timeout.")
-        ignored("proxy-write-timeout", .value, "Time (in milliseconds) for a write to timeout.")
-        ignored("proxy-read-timeout", .value, "Time (in milliseconds) for a read to timeout.")
+        // v2 proxy: not supported; "off" is the default, and the timings (as in etcd) only
+        // matter with a proxy.
+        unsupported("proxy", .value, default: "off", "the v2 proxy is not implemented", "Valid values include 'off', 'readonly', 'on'.")
+        for (name, help) in [("proxy-failure-wait", "Time (in milliseconds) an endpoint will be held in a failed state."),
+                             ("proxy-refresh-interval", "Time (in milliseconds) of the endpoints refresh interval."),
+                             ("proxy-dial-timeout", "Time (in milliseconds) for a dial to timeout."),
+                             ("proxy-write-timeout", "Time (in milliseconds) for a write to timeout."),
+                             ("proxy-read-timeout", "Time (in milliseconds) for a read to timeout.")] {
+            p.add(name, .value, help + " (as in etcd, unused without --proxy)") { (_: inout Options, v: String) throws(E) in
+                guard UInt(v) != nil else { throw E("invalid value \"\(v)\" for flag -\(name): parse error") }
+            }
+        }
 
         // Experimental
-        bool("experimental-initial-corrupt-check", "Enable to check data corruption before serving any client/peer traffic.") { $0.config.experimentalInitialCorruptCheck = $1 }
-        ignored("experimental-corrupt-check-time", .value, "Duration of time between cluster corruption check passes.")
-        ignored("experimental-enable-v2v3", .value, "v3 prefix for serving emulated v2 state.")
-        bool("experimental-enable-lease-checkpoint", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.") { $0.config.experimentalEnableLeaseCheckpoint = $1 }
-        ignored("experimental-enable-lease-checkpoint-persist", .boolean, "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases.")
-        ignored("experimental-compaction-batch-limit", .value, "Sets the maximum revisions deleted in each compaction batch.")
-        ignored("experimental-peer-skip-client-san-verification", .boolean, "Skip verification of SAN field in client certificate for peer connections.")
+        peerOnly("experimental-initial-corrupt-check", .boolean, "Enable to check data corruption before serving any client/peer traffic.")
+        peerOnly("experimental-corrupt-check-time", .value, "Duration of time between cluster corruption check passes.", check: isDuration)
+        peerOnly("experimental-compact-hash-check-enabled", .boolean, "Enable leader to periodically check followers compaction hashes.")
+        peerOnly("experimental-compact-hash-check-time", .value, "Duration of time between leader checks followers compaction hashes.", check: isDuration)
+        unsupported("experimental-enable-v2v3", .value, default: "", "the v2 API is not implemented", "v3 prefix for serving emulated v2 state.")
+        unsupported("experimental-enable-lease-checkpoint", .boolean, default: "false", "lease TTLs are not checkpointed (they restart after a restart, as etcd's do without checkpoints)", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.")
+        unsupported("experimental-enable-lease-checkpoint-persist", .boolean, default: "false", "lease TTLs are not checkpointed", "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases.")
+        p.add("experimental-compaction-batch-limit", .value, "Sets the maximum revisions deleted in each compaction batch.") { (o: inout Options, v: String) throws(E) in
+            guard let n = Int(v), n > 0 else { throw E("invalid value \"\(v)\" for flag -experimental-compaction-batch-limit: parse error") }
+            o.config.compactionBatchLimit = n
+        }
+        unsupported("experimental-compaction-sleep-interval", .value, default: "10ms", "a compaction runs in one backend transaction, without sleeps", "Sets the sleep interval between each compaction batch.")
+        peerOnly("experimental-peer-skip-client-san-verification", .boolean, "Skip verification of SAN field in client certificate for peer connections.")
         p.add("experimental-watch-progress-notify-interval", .value, "Duration of periodic watch progress notifications.") { (o: inout Options, v: String) throws(E) in
             guard let ms = GoDuration.milliseconds(v) else { throw E("invalid value \"\(v)\" for flag -experimental-watch-progress-notify-interval: parse error") }
             o.config.experimentalWatchProgressNotifyIntervalMilliseconds = ms
         }
-        ignored("experimental-warning-apply-duration", .value, "Time duration after which a warning is generated if request takes more time.")
-        ignored("experimental-txn-mode-write-with-shared-buffer", .boolean, "Enable the write transaction to use a shared buffer in its readonly check operations.")
-        ignored("experimental-bootstrap-defrag-threshold-megabytes", .value, "Enable the defrag during etcd server bootstrap on condition that it will free at least the provided threshold of disk space.")
-        ignored("experimental-backend-bbolt-freelist-type", .value, "ExperimentalBackendFreelistType specifies the type of freelist that boltdb backend uses.")
-        ignored("experimental-enable-distributed-tracing", .boolean, "Enable experimental distributed tracing using OpenTelemetry Tracing.")
-        ignored("experimental-distributed-tracing-address", .value, "Address for distributed tracing used for OpenTelemetry Tracing.")
-        ignored("experimental-distributed-tracing-service-name", .value, "Configures service name for distributed tracing.")
-        ignored("experimental-distributed-tracing-instance-id", .value, "Configures service instance ID for distributed tracing.")
-        ignored("experimental-downgrade-check-time", .value, "Duration of time between two downgrade status check.")
-        ignored("experimental-memory-mlock", .boolean, "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
-        ignored("experimental-snapshot-catchup-entries", .value, "Number of entries for a slow follower to catch up after compacting the raft storage entries.")
-        ignored("experimental-max-learners", .value, "Sets the maximum number of learners that can be available in the cluster membership.")
-        ignored("experimental-stop-grpc-service-on-defrag", .boolean, "Enable etcd gRPC service to stop serving client requests on defragmentation.")
-        bool("force-new-cluster", "Force to create a new one member cluster.") { $0.config.forceNewCluster = $1 }
+        unsupported("experimental-warning-apply-duration", .value, default: "100ms", "slow applies are not logged", "Time duration after which a warning is generated if request takes more time.")
+        // An internal buffering choice of etcd's backend with no effect on what clients see.
+        p.add("experimental-txn-mode-write-with-shared-buffer", .boolean, "Enable the write transaction to use a shared buffer in its readonly check operations (swetcd: no such buffer; either value).") { (_: inout Options, _: String) throws(E) in }
+        p.add("experimental-bootstrap-defrag-threshold-megabytes", .value, "Enable the defrag during etcd server bootstrap on condition that it will free at least the provided threshold of disk space.") { (o: inout Options, v: String) throws(E) in
+            guard let n = UInt(v) else { throw E("invalid value \"\(v)\" for flag -experimental-bootstrap-defrag-threshold-megabytes: parse error") }
+            o.config.bootstrapDefragThresholdMegabytes = n
+        }
+        unsupported("experimental-backend-bbolt-freelist-type", .value, default: "map", "the backend is LMDB, not bbolt", "ExperimentalBackendFreelistType specifies the type of freelist that boltdb backend uses.")
+        unsupported("experimental-enable-distributed-tracing", .boolean, default: "false", "tracing is not implemented", "Enable experimental distributed tracing using OpenTelemetry Tracing.")
+        // As in etcd, the tracing settings are only read with tracing on.
+        for (name, help) in [("experimental-distributed-tracing-address", "Address for distributed tracing used for OpenTelemetry Tracing."),
+                             ("experimental-distributed-tracing-service-name", "Configures service name for distributed tracing."),
+                             ("experimental-distributed-tracing-instance-id", "Configures service instance ID for distributed tracing."),
+                             ("experimental-distributed-tracing-sampling-rate", "Number of samples to collect per million spans for OpenTelemetry Tracing.")] {
+            p.add(name, .value, help + " (unused without --experimental-enable-distributed-tracing)") { (_: inout Options, _: String) throws(E) in }
+        }
+        peerOnly("experimental-downgrade-check-time", .value, "Duration of time between two downgrade status check.", check: isDuration)
+        unsupported("experimental-memory-mlock", .boolean, default: "false", "the backend's pages are not locked in memory", "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
+        peerOnly("experimental-snapshot-catchup-entries", .value, "Number of entries for a slow follower to catch up after compacting the raft storage entries.", check: isInt)
+        peerOnly("experimental-max-learners", .value, "Sets the maximum number of learners that can be available in the cluster membership.", check: isInt)
+        bool("experimental-stop-grpc-service-on-defrag", "Enable etcd gRPC service to stop serving client requests on defragmentation.") { $0.config.stopGRPCServiceOnDefrag = $1 }
+        peerOnly("force-new-cluster", .boolean, "Force to create a new one member cluster.")
         bool("unsafe-no-fsync", "Disables fsync, unsafe, will cause data loss.") { $0.config.unsafeNoFsync = $1 }
+        peerOnly("raft-read-timeout", .value, "Read timeout set on each rafthttp connection", check: isDuration)
+        peerOnly("raft-write-timeout", .value, "Write timeout set on each rafthttp connection", check: isDuration)
+        // The gateway answers from the client port; until it exists, turning it off is what
+        // swetcd already does.
+        p.add("enable-grpc-gateway", .boolean, "Enable GRPC gateway (swetcd: there is no JSON gateway yet).") { (_: inout Options, _: String) throws(E) in }
 
         // Command
         bool("version", "Print the version and exit.") { $0.showVersion = $1 }
@@ -289,5 +389,17 @@ enum GoDuration {
             total += value * scale
         }
         return Int(total)
+    }
+}
+
+/// Compares a flag's value with its default the way the flag reads it (booleans as Go parses
+/// them, durations by length, numbers by value).
+enum FlagValue {
+    static func same(_ value: String, _ defaultValue: String, kind: FlagParser.Kind) -> Bool {
+        if value == defaultValue { return true }
+        if kind == .boolean { return FlagParser.parseBool(value) == FlagParser.parseBool(defaultValue) }
+        if let a = Int(value), let b = Int(defaultValue) { return a == b }
+        if let a = GoDuration.milliseconds(value), let b = GoDuration.milliseconds(defaultValue) { return a == b }
+        return false
     }
 }

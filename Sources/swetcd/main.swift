@@ -64,9 +64,10 @@ if !options.advertiseClientURLsSet && options.listenClientURLsSet {
 }
 
 let level = JSONLogHandler.level(fromEtcd: options.config.logLevel)
-LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+let logDescriptor: Int32 = options.logToStdout ? 1 : 2
+LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, fileDescriptor: logDescriptor) }
 let logger = Logger(label: "swetcd")
-for warning in warnings { logger.warning("\(warning)") }
+for warning in warnings + options.startupWarnings { logger.warning("\(warning)") }
 
 do {
     try ConfigValidation.validate(options.config)

@@ -21,7 +21,8 @@ import Testing
 
     @Test func booleansAreBareOrTakeAnExplicitValueButNeverTheNextArgument() throws {
         let o = try parse(["--peer-auto-tls", "--strict-reconfig-check=false", "--name", "x"])
-        #expect(o.config.peerAutoTLS && !o.config.strictReconfigCheck && o.config.name == "x")
+        #expect(o.config.peerAutoTLS && o.config.name == "x")
+        #expect(try parse(["--unsafe-no-fsync", "--name", "y"]).config.unsafeNoFsync)
         #expect(throws: FlagParser.FlagError.self) { try parse(["--auto-tls=maybe"]) }
     }
 
@@ -78,6 +79,68 @@ import Testing
     }
 }
 
+/// No flag is accepted and silently ignored: each works, concerns only peers, or is refused
+/// at start (at any value but etcd's default) with the reason.
+@Suite struct FlagPolicyTests {
+    func parse(_ args: [String]) throws -> Options {
+        var options = Options()
+        _ = try Flags.parser().parse(args, into: &options)
+        try options.finish()
+        return options
+    }
+
+    func refusal(_ args: [String]) -> String? {
+        do {
+            _ = try parse(args)
+            return nil
+        } catch { return "\(error)" }
+    }
+
+    @Test func unsupportedFlagsAreRefusedWithTheirReasonUnlessAtEtcdsDefault() throws {
+        #expect(refusal(["--discovery", "https://discovery.etcd.io/x"])
+            == "--discovery=https://discovery.etcd.io/x is not supported by swetcd: discovery is not implemented; use --initial-cluster (leave it out, or give etcd's default \"\")")
+        #expect(refusal(["--experimental-memory-mlock"])?.hasPrefix("--experimental-memory-mlock=true is not supported by swetcd") == true)
+        #expect(refusal(["--grpc-keepalive-min-time", "1s"]) != nil)
+        #expect(refusal(["--auth-token", "jwt,pub-key=a,priv-key=b"]) != nil)
+        // etcd's defaults, in any spelling Go's flag package reads the same, ask for nothing.
+        #expect(refusal(["--grpc-keepalive-min-time", "5s", "--grpc-keepalive-interval", "2h", "--discovery-fallback", "proxy",
+                         "--backend-batch-limit", "0", "--experimental-memory-mlock=false", "--auth-token", "simple",
+                         "--socket-reuse-port=f", "--proxy", "off", "--metrics", "basic"]) == nil)
+    }
+
+    @Test func settingsThatOnlyConcernPeersAreCheckedNotRefused() throws {
+        #expect(refusal(["--strict-reconfig-check=false", "--pre-vote", "--experimental-initial-corrupt-check",
+                         "--experimental-corrupt-check-time", "3s", "--experimental-snapshot-catchup-entries", "100",
+                         "--force-new-cluster"]) == nil)
+        #expect(refusal(["--experimental-corrupt-check-time", "soon"]) != nil)
+    }
+
+    @Test func autoCompactionReadsItsRetentionAsEtcdDoes() throws {
+        #expect(try parse([]).config.autoCompaction == nil)
+        #expect(try parse(["--auto-compaction-retention", "2"]).config.autoCompaction?.mode == .periodic(retentionNanoseconds: 7_200_000_000_000))
+        #expect(try parse(["--auto-compaction-retention", "90m"]).config.autoCompaction?.mode == .periodic(retentionNanoseconds: 5_400_000_000_000))
+        #expect(try parse(["--auto-compaction-mode", "revision", "--auto-compaction-retention", "1000"]).config.autoCompaction?.mode == .revision(revisions: 1000))
+        #expect(try parse(["--auto-compaction-mode", "revision", "--auto-compaction-retention", "0"]).config.autoCompaction == nil)
+        #expect(refusal(["--auto-compaction-mode", "hourly"]) == "unknown auto-compaction-mode \"hourly\"")
+        #expect(refusal(["--auto-compaction-retention", "a while"]) != nil)
+    }
+
+    @Test func tlsVersionsAndTheAllowedClientHostNameReachTheTLSConfiguration() throws {
+        let o = try parse(["--cert-file", "c", "--key-file", "k", "--tls-min-version", "TLS1.3", "--client-cert-allowed-hostname", "client.example"])
+        #expect(o.config.clientTLS?.minVersion == .tls13 && o.config.clientTLS?.maxVersion == nil)
+        #expect(o.config.clientTLS?.allowedHostname == "client.example")
+        #expect(refusal(["--tls-min-version", "TLS1.3", "--tls-max-version", "TLS1.2"]) == "min version (TLS1.3) is greater than max version (TLS1.2)")
+        #expect(refusal(["--tls-min-version", "TLS1.1"]) != nil)
+        #expect(try parse(["--auto-tls", "--client-cert-allowed-hostname", "h"]).config.clientTLS?.allowedHostname == "h")
+    }
+
+    @Test func logOutputsChoosesTheStream() throws {
+        #expect(try parse(["--log-outputs", "stdout"]).logToStdout)
+        #expect(try !parse(["--log-outputs", "stderr"]).logToStdout)
+        #expect(refusal(["--log-outputs", "/var/log/etcd.log"]) != nil)
+    }
+}
+
 @Suite struct ConfigFileTests {
     @Test func etcdsSampleConfigFileLoads() throws {
         let dir = NSTemporaryDirectory() + "cfg-\(UUID().uuidString)"
@@ -110,7 +173,9 @@ import Testing
         try ConfigFile.load(path: path, parser: Flags.parser(), into: &options)
         try options.finish()
         #expect(options.config.name == "infra1" && options.config.snapshotCount == 10000)
-        #expect(options.config.listenClientURLs.count == 2 && !options.config.strictReconfigCheck)
+        #expect(options.config.listenClientURLs.count == 2)
+        #expect(options.startupWarnings == ["--enable-v2=true has no effect in swetcd: the v2 API is not served"])
+        #expect(options.config.autoCompaction?.mode == .periodic(retentionNanoseconds: 3_600_000_000_000))
         #expect(options.config.clientTLS?.clientCertAuth == true && options.config.peerAutoTLS)
         #expect(options.config.initialCluster.map(\.name) == ["infra1"])
         #expect(options.config.effectiveDataDir == "infra1.etcd")

@@ -38,6 +38,10 @@ static inline long COpenSSL_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int vers
     return SSL_CTX_set_min_proto_version(ctx, version);
 }
 
+static inline long COpenSSL_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) {
+    return SSL_CTX_set_max_proto_version(ctx, version);
+}
+
 /// The pointer is owned by the SSL object; valid until it is freed.
 static inline X509 *COpenSSL_SSL_get_peer_certificate(const SSL *ssl) {
     return SSL_get1_peer_certificate(ssl);

@@ -72,8 +72,13 @@ struct ClusterMaintenanceService {
 }
 
 /// `grpc.health.v1.Health/Check`: SERVING for the empty service name, as etcd registers it.
+/// grpc.health.v1: SERVING, or NOT_SERVING while a defragmentation runs when
+/// `--experimental-stop-grpc-service-on-defrag` asks clients to go elsewhere meanwhile.
 struct HealthService {
+    let server: EtcdServerCore
+
     func register(_ router: inout GRPCRouter) {
+        let server = self.server
         router.register("/grpc.health.v1.Health/Check", .unary { _, bytes, responder in
             let request: HealthCheckRequest
             do {
@@ -86,7 +91,8 @@ struct HealthService {
                 responder.fail(GRPCStatus(.notFound, "unknown service"))
                 return
             }
-            let response = HealthCheckResponse(status: .serving)
+            let stopped = server.config.stopGRPCServiceOnDefrag && server.isDefragmenting
+            let response = HealthCheckResponse(status: stopped ? .notServing : .serving)
             responder.respond(response.serializedBytes())
         })
     }

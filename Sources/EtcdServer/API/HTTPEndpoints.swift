@@ -1,27 +1,68 @@
 import EtcdProto
+import Foundation
 import Transport
 
-/// The plain HTTP endpoints etcd serves on its client port: `/health`, `/livez`, `/readyz`,
-/// `/version`. Anything else is 404, as in etcd.
+/// The plain HTTP endpoints etcd 3.5 serves on its client port and on `--listen-metrics-urls`:
+/// `/health`, `/livez`, `/readyz` (and their per-check subpaths), `/version`. Anything else is
+/// 404, as in etcd. Every answer comes from real state (`HealthChecks`), never a constant.
 struct HTTPEndpoints: HTTPRequestHandler {
     let server: EtcdServerCore
 
     func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        let checks = HealthChecks(server: server)
         switch request.path {
         case "/health":
-            // etcd 3.4's answer: unhealthy while any alarm is raised (3.5's ?exclude=NOSPACE
-            // leaves that one out), or when the store cannot be read.
-            let excluded = request.queryValue("exclude")
-            let alarms = server.alarms.get(.none).filter { excluded == nil || "\($0.alarm.map { "\($0)" } ?? "")".uppercased() != excluded!.uppercased() }
-            let readable = (try? server.store.read { $0.currentRevision }) != nil
-            let healthy = alarms.isEmpty && readable
-            respond(.json(healthy ? 200 : 503, healthy ? "{\"health\":\"true\"}" : "{\"health\":\"false\"}"))
-        case "/livez", "/readyz":
-            respond(.text(200, "ok"))
+            guard request.method == "GET" else { return respond(Self.methodNotAllowed) }
+            let health = checks.health(excludedAlarms: Set(request.queryValues("exclude")),
+                                       serializable: request.queryValue("serializable") == "true")
+            let json = "{\"health\":\"\(health.healthy)\",\"reason\":\"\(Self.jsonEscaped(health.reason))\"}"
+            // Go's http.Error for a failure (text/plain, a trailing newline); the JSON alone on
+            // success (which Go sniffs as text/plain too).
+            respond(health.healthy ? .text(200, json) : Self.goError(503, json))
         case "/version":
             respond(.json(200, "{\"etcdserver\":\"\(EtcdVersion.server)\",\"etcdcluster\":\"\(EtcdVersion.cluster)\"}"))
         default:
-            respond(.text(404, "404 page not found\n"))
+            guard let (registry, only) = HealthChecks.Registry.route(request.path) else {
+                return respond(.text(404, "404 page not found\n"))
+            }
+            guard request.method == "GET" else { return respond(Self.methodNotAllowed) }
+            var names = only.map { [$0] } ?? registry.checks
+            if only == nil {
+                let excluded = Set(request.queryValues("exclude").filter { !$0.isEmpty })
+                names.removeAll { excluded.contains($0) }
+            }
+            let (ok, reason) = checks.run(names)
+            if !ok { return respond(Self.goError(503, reason)) }
+            var response = HTTPResponse.text(200, (request.hasQueryKey("verbose") ? reason : "") + "ok\n")
+            response.headers.append(("x-content-type-options", "nosniff"))
+            respond(response)
         }
+    }
+
+    static let methodNotAllowed: HTTPResponse = {
+        var r = goError(405, "Method Not Allowed")
+        r.headers.append(("allow", "GET"))
+        return r
+    }()
+
+    /// Go's `http.Error`: text/plain, nosniff, the message and a newline.
+    static func goError(_ status: Int, _ message: String) -> HTTPResponse {
+        var r = HTTPResponse.text(status, message + "\n")
+        r.headers.append(("x-content-type-options", "nosniff"))
+        return r
+    }
+
+    static func jsonEscaped(_ text: String) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 }

@@ -14,6 +14,8 @@ struct Applier {
     let alarms: AlarmStore
     /// Lease requests, and the lease side of KV writes (`LeaseStore`).
     let leases: LeaseApplier
+    /// `--experimental-compaction-batch-limit`: keys examined per compaction batch.
+    var compactionBatchLimit = 1000
 
     func apply(entry: Entry, proposal: Proposal?, txn: inout MVCCWriteTxn) throws -> Result<ApplyResult, EtcdError> {
         guard entry.type == .normal, !entry.data.isEmpty else { return .success(.none) }
@@ -94,7 +96,7 @@ struct Applier {
             return .leaseCheckpoint(try leases.checkpoint(checkpoint, in: &txn))
         }
         if let c = request.compaction {
-            let stats = try txn.compact(to: c.revision)
+            let stats = try txn.compact(to: c.revision, keysPerBatch: compactionBatchLimit)
             logger.info("finished scheduled compaction", metadata: [
                 "compact-revision": "\(c.revision)", "keys": "\(stats.keysVisited)", "removed": "\(stats.revisionsRemoved)",
             ])

@@ -30,21 +30,23 @@ public struct ServerConfig: Sendable {
     public var autoTLS = false
     public var peerTLS: TLSConfiguration? = nil
     public var peerAutoTLS = false
-    public var strictReconfigCheck = true
-    public var preVote = false
-    public var enableV2 = false
-    public var autoCompactionRetention = "0"
-    public var autoCompactionMode = "periodic"
-    public var authToken = "simple"
-    public var bcryptCost = 10
-    public var authTokenTTLSeconds = 300
+    /// `--auto-compaction-mode` / `--auto-compaction-retention`; nil: off (etcd's default).
+    public var autoCompaction: AutoCompaction? = nil
+    /// `--listen-metrics-urls`: HTTP only (/health, /livez, /readyz, /version).
     public var listenMetricsURLs: [ListenURL] = []
-    public var metrics = "basic"
+    /// `--listen-client-http-urls`: HTTP only; when set, the client URLs serve gRPC only.
+    public var listenClientHTTPURLs: [ListenURL] = []
     public var logLevel = "info"
-    public var experimentalInitialCorruptCheck = false
     public var experimentalWatchProgressNotifyIntervalMilliseconds = 600_000
-    public var experimentalEnableLeaseCheckpoint = false
-    public var forceNewCluster = false
+    /// `--experimental-compaction-batch-limit`: keys examined per compaction batch.
+    public var compactionBatchLimit = 1000
+    /// `--experimental-bootstrap-defrag-threshold-megabytes`: defragment at start-up when that
+    /// much would be freed (0: never).
+    public var bootstrapDefragThresholdMegabytes: UInt = 0
+    /// `--experimental-stop-grpc-service-on-defrag`: grpc.health.v1 answers NOT_SERVING while
+    /// a defragmentation runs.
+    public var stopGRPCServiceOnDefrag = false
+    /// `--unsafe-no-fsync`: the WAL and the backend are never fsynced (data loss on power loss).
     public var unsafeNoFsync = false
 
     public init() {}

@@ -18,6 +18,7 @@ public final class EtcdServer: @unchecked Sendable {
     private var wal: WriteAheadLog?
     private var environment: LMDBEnvironment?
     private var watchHub: WatchHub?
+    private var autoCompaction: AutoCompactionRunner?
 
     /// The LMDB map is address space, not memory; it grows in place up to this before the
     /// backend reports it is full (the quota check answers long before).
@@ -50,6 +51,7 @@ public final class EtcdServer: @unchecked Sendable {
         let env = try LMDBEnvironment(
             path: snapDir + "/db", mapSizeBytes: max(Int(quota) * 2, Self.mapSizeMinBytes), maxReaders: 4096, maxDatabases: 16)
         environment = env
+        if config.bootstrapDefragThresholdMegabytes > 0 { try BootstrapDefrag.run(env, thresholdMegabytes: config.bootstrapDefragThresholdMegabytes, logger: logger) }
         let store = try MVCCStore(environment: env)
         let snapshots = try SnapshotStore(directory: snapDir)
 
@@ -94,11 +96,16 @@ public final class EtcdServer: @unchecked Sendable {
             electionTicks: config.electionTicks, heartbeatMilliseconds: config.heartbeatIntervalMilliseconds))
         let leaseStore = try LeaseStore(store: store)
         let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]), alarms: alarms,
-                              leases: LeaseApplier(store: leaseStore, lessor: lessor))
+                              leases: LeaseApplier(store: leaseStore, lessor: lessor),
+                              compactionBatchLimit: config.compactionBatchLimit)
         let raft = RaftLoop(store: store, wal: wal, snapshots: snapshots, state: state,
                             snapshotCount: max(1, config.snapshotCount),
                             retention: .init(maxSnapshots: config.maxSnapshots, maxWALs: config.maxWALs),
+                            fsync: !config.unsafeNoFsync,
                             applier: applier, logger: logger)
+        if config.unsafeNoFsync {
+            logger.warning("--unsafe-no-fsync: the WAL and the backend are not fsynced; a power loss or kernel crash loses acknowledged writes")
+        }
         try raft.replay(replay)
         try alarms.publish(from: store)
         let watchHub = WatchHub(
@@ -121,7 +128,7 @@ public final class EtcdServer: @unchecked Sendable {
         LeaseService(server: core, store: leaseStore).register(&router)
         ClusterMaintenanceService(server: core).register(&router)
         WatchService(server: core, hub: watchHub).register(&router)
-        HealthService().register(&router)
+        HealthService(server: core).register(&router)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.group = group
@@ -142,13 +149,25 @@ public final class EtcdServer: @unchecked Sendable {
         }
         let clientTLS = try tlsConfiguration.map { try TLSContext($0) }
         for url in config.listenClientURLs {
-            let channel = try transport.bind(url, tls: clientTLS).wait()
+            let channel = try transport.bind(url, tls: clientTLS, serving: config.listenClientHTTPURLs.isEmpty ? .grpcAndHTTP : .grpcOnly).wait()
             channels.append(channel)
             if url.isTLS {
                 logger.info("serving client traffic securely", metadata: ["address": "\(url)"])
             } else {
                 logger.info("serving client traffic insecurely; this is strongly discouraged!", metadata: ["address": "\(url)"])
             }
+        }
+        // HTTP-only listeners: --listen-metrics-urls (/health, /livez, /readyz, /version, as
+        // kubeadm's probes use them) and --listen-client-http-urls.
+        for url in config.listenMetricsURLs + config.listenClientHTTPURLs {
+            let channel = try transport.bind(url, tls: url.isTLS ? clientTLS : nil, serving: .httpOnly).wait()
+            channels.append(channel)
+            logger.info(config.listenMetricsURLs.contains(url) ? "serving metrics" : "serving client traffic over HTTP", metadata: ["address": "\(url)"])
+        }
+        if let mode = config.autoCompaction?.mode {
+            let runner = AutoCompactionRunner(mode: mode, server: core, logger: logger)
+            runner.start()
+            autoCompaction = runner
         }
         // etcd's e2e harness waits for these two lines; print them only once clients are served.
         logger.info("enabled capabilities for version", metadata: ["cluster-version": "\(EtcdVersion.capability)"])
@@ -162,6 +181,8 @@ public final class EtcdServer: @unchecked Sendable {
 
     /// Stops listening, finishes the batch in progress, and closes storage.
     public func stop() {
+        autoCompaction?.stop()
+        autoCompaction = nil
         for channel in channels { try? channel.close().wait() }
         channels.removeAll()
         core?.raft.stop()

@@ -141,7 +141,9 @@ final class EtcdServerCore: Sendable {
     func defragment(_ done: @escaping @Sendable (Result<Void, EtcdError>) -> Void) {
         let environment = store.environment
         let logger = self.logger
-        Self.maintenanceQueue.async {
+        Self.maintenanceQueue.async { [self] in
+            defragmentingFlag.store(true, ordering: .releasing)
+            defer { defragmentingFlag.store(false, ordering: .releasing) }
             let started = ContinuousClock.now
             let before = try? environment.sizes
             logger.info("defragmenting", metadata: [
@@ -167,6 +169,10 @@ final class EtcdServerCore: Sendable {
             }
         }
     }
+
+    /// Whether a Defragment is running (grpc.health.v1 may answer NOT_SERVING meanwhile).
+    var isDefragmenting: Bool { defragmentingFlag.load(ordering: .acquiring) }
+    private let defragmentingFlag = Atomic<Bool>(false)
 
     /// etcd's HashKV (see `KVHash`): a read of the whole history, so it runs on the maintenance
     /// queue in one read transaction; writes go on meanwhile. `done` is called on that queue.

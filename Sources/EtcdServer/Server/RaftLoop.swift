@@ -39,6 +39,8 @@ final class RaftLoop: @unchecked Sendable {
         var maxWALs: Int
     }
     private let retention: Retention
+    /// False with `--unsafe-no-fsync`: the WAL and the backend are written but never synced.
+    private let fsync: Bool
     private let applier: Applier
     private let batchApplier: BatchApplier
     /// Receives each committed batch's changes. Set before `start()`.
@@ -55,7 +57,8 @@ final class RaftLoop: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
 
     init(store: MVCCStore, wal: WriteAheadLog, snapshots: SnapshotStore, state: State,
-         snapshotCount: UInt64, retention: Retention, applier: Applier, logger: Logger) {
+         snapshotCount: UInt64, retention: Retention, fsync: Bool = true, applier: Applier, logger: Logger) {
+        self.fsync = fsync
         self.retention = retention
         self.currentTerm = Atomic(state.term)
         self.store = store
@@ -202,7 +205,7 @@ final class RaftLoop: @unchecked Sendable {
         }
         do {
             try wal.append(entries: entries, hardState: HardState(term: state.term, vote: 0, commit: index))
-            try wal.sync()
+            if fsync { try wal.sync() }
         } catch {
             // etcd treats a failed WAL write as fatal: nothing of this batch was acknowledged,
             // and continuing could acknowledge writes the log does not hold.
@@ -271,11 +274,11 @@ final class RaftLoop: @unchecked Sendable {
     private func maybeSnapshot(appliedIndex: UInt64) {
         guard appliedIndex - state.snapshotIndex >= snapshotCount else { return }
         do {
-            try store.environment.sync()
+            if fsync { try store.environment.sync() }
             // Marker first, then the .snap file: a marker without its file is harmless (the
             // backend holds the state); a file without a marker would name an unknown point.
             try wal.saveSnapshotMarker(index: appliedIndex, term: state.term)
-            try wal.sync()
+            if fsync { try wal.sync() }
             let snapshot = Snapshot(data: [], metadata: SnapshotMetadata(confState: applier.confState, index: appliedIndex, term: state.term))
             try snapshots.save(snapshot)
             if retention.maxSnapshots > 0 { _ = try snapshots.prune(maxSnapshotsKept: retention.maxSnapshots) }

@@ -34,6 +34,41 @@ public struct HTTPRequest: Sendable {
         return nil
     }
 
+    /// Every value of a query parameter, percent-decoded as Go's `url.ParseQuery` does.
+    public func queryValues(_ key: String) -> [String] {
+        var values: [String] = []
+        for pair in query.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = kv.first.map({ Self.percentDecoded(String($0)) }), name == key else { continue }
+            values.append(kv.count > 1 ? Self.percentDecoded(String(kv[1])) : "")
+        }
+        return values
+    }
+
+    public func hasQueryKey(_ key: String) -> Bool {
+        query.split(separator: "&").contains { pair in
+            Self.percentDecoded(String(pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")) == key
+        }
+    }
+
+    /// `+` is a space, `%XX` a byte; a malformed escape is kept as it is.
+    static func percentDecoded(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let b = utf8.popFirst() {
+            if b == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if b == UInt8(ascii: "%"), utf8.count >= 2,
+                      let v = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Splits a request target into path and query.
     public static func splitTarget(_ target: String) -> (path: String, query: String) {
         if let q = target.firstIndex(of: "?") {

@@ -45,12 +45,16 @@ public final class TransportServer: Sendable {
 
     /// Starts listening. Returns the bound channel (its `localAddress` has the real port when the
     /// URL asked for port 0).
-    public func bind(_ url: ListenURL, tls: TLSContext?) -> EventLoopFuture<any Channel> {
+    ///
+    /// `serving` picks what the listener serves: both (a client URL), HTTP only (gRPC calls are
+    /// answered UNIMPLEMENTED: `--listen-metrics-urls`, `--listen-client-http-urls`), or gRPC
+    /// only (every HTTP path is 404: client URLs once `--listen-client-http-urls` takes HTTP).
+    public func bind(_ url: ListenURL, tls: TLSContext?, serving: Serving = .grpcAndHTTP) -> EventLoopFuture<any Channel> {
         if url.isTLS && tls == nil {
             return group.next().makeFailedFuture(TLSError.configuration("\(url) needs --cert-file and --key-file (or --auto-tls)"))
         }
-        let router = self.router
-        let http = self.http
+        let router = serving == .httpOnly ? GRPCRouter() : self.router
+        let http: any HTTPRequestHandler = serving == .grpcOnly ? NotFoundHTTPHandler() : self.http
         let configuration = self.configuration
         let logger = self.logger
         let tlsContext = url.isTLS ? tls : nil
@@ -70,6 +74,12 @@ public final class TransportServer: Sendable {
             return bootstrap.bind(unixDomainSocketPath: url.path, cleanupExistingSocketFile: true)
         }
         return bootstrap.bind(host: url.bindHost, port: url.port)
+    }
+
+    public enum Serving: Sendable {
+        case grpcAndHTTP
+        case httpOnly
+        case grpcOnly
     }
 
     private static func initialize(channel: any Channel, tls: TLSContext?, router: GRPCRouter, http: any HTTPRequestHandler,
@@ -110,5 +120,12 @@ public enum TransportPipeline {
             }
         }
         try pipeline.addHandler(sniffer)
+    }
+}
+
+/// Every plain HTTP request is 404 (a client URL whose HTTP moved to `--listen-client-http-urls`).
+struct NotFoundHTTPHandler: HTTPRequestHandler {
+    func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        respond(.text(404, "404 page not found\n"))
     }
 }

@@ -12,8 +12,13 @@ public struct TLSConfiguration: Sendable, Equatable {
     public var cipherSuites: [String]
     /// `--peer-cert-allowed-cn` / `--client-cert-allowed-cn`: the client certificate's CN must equal this.
     public var allowedCommonName: String?
-    /// `--peer-cert-allowed-hostname`: the client certificate must be valid for this host name.
+    /// `--client-cert-allowed-hostname` / `--peer-cert-allowed-hostname`: the client
+    /// certificate must name this host (or IP) in its subject alternative names, as Go's
+    /// `VerifyHostname` checks (the subject CN does not count).
     public var allowedHostname: String?
+    /// `--tls-min-version` / `--tls-max-version` (nil: the newest OpenSSL offers).
+    public var minVersion: TLSVersion = .tls12
+    public var maxVersion: TLSVersion? = nil
 
     public init(certificateFile: String, keyFile: String, trustedCAFile: String? = nil, clientCertAuth: Bool = false,
                 crlFile: String? = nil, cipherSuites: [String] = [], allowedCommonName: String? = nil, allowedHostname: String? = nil) {
@@ -33,4 +38,23 @@ public enum TLSError: Error, Equatable, Sendable {
     case configuration(String)
     case handshake(String)
     case unknownCipherSuite(String)
+}
+
+/// The TLS versions etcd's `--tls-min-version` / `--tls-max-version` take.
+public enum TLSVersion: Int32, Comparable, Sendable, CustomStringConvertible {
+    case tls12 = 0x0303
+    case tls13 = 0x0304
+
+    /// "TLS1.2" / "TLS1.3", as etcd spells them.
+    public init?(flag: String) {
+        switch flag {
+        case "TLS1.2": self = .tls12
+        case "TLS1.3": self = .tls13
+        default: return nil
+        }
+    }
+
+    public var description: String { self == .tls12 ? "TLS1.2" : "TLS1.3" }
+
+    public static func < (a: TLSVersion, b: TLSVersion) -> Bool { a.rawValue < b.rawValue }
 }

@@ -16,7 +16,8 @@ public final class TLSContext: @unchecked Sendable {
             throw .configuration("SSL_CTX_new failed: \(TLSContext.drainErrors())")
         }
         context = ctx
-        _ = COpenSSL_SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)
+        _ = COpenSSL_SSL_CTX_set_min_proto_version(ctx, configuration.minVersion.rawValue)
+        if let max = configuration.maxVersion { _ = COpenSSL_SSL_CTX_set_max_proto_version(ctx, max.rawValue) }
         _ = COpenSSL_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
         guard SSL_CTX_use_certificate_chain_file(ctx, configuration.certificateFile) == 1 else {
             throw .configuration("cannot load certificate \(configuration.certificateFile): \(TLSContext.drainErrors())")
@@ -37,6 +38,15 @@ public final class TLSContext: @unchecked Sendable {
             COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT)
         } else {
             COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE)
+        }
+        if let host = configuration.allowedHostname, !host.isEmpty {
+            // Checked by OpenSSL while it verifies the client's chain: a mismatch fails the
+            // handshake as a bad certificate, as etcd's VerifyPeerCertificate does.
+            let param = SSL_CTX_get0_param(ctx)
+            X509_VERIFY_PARAM_set_hostflags(param, UInt32(X509_CHECK_FLAG_NEVER_CHECK_SUBJECT))
+            let isIP = host.contains(":") || host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }
+            let rc = isIP ? X509_VERIFY_PARAM_set1_ip_asc(param, host) : X509_VERIFY_PARAM_set1_host(param, host, 0)
+            guard rc == 1 else { throw .configuration("cannot require client host name \(host): \(TLSContext.drainErrors())") }
         }
         if let crl = configuration.crlFile, !crl.isEmpty {
             let store = SSL_CTX_get_cert_store(ctx)
