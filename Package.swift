@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -33,7 +34,7 @@ let package = Package(
         .target(name: "RaftSimulation", dependencies: ["Raft", "EtcdProto"], path: "Sources/raft-sim/Simulation"),
         .executableTarget(name: "raft-sim", dependencies: ["RaftSimulation", "Raft", "EtcdProto"], path: "Sources/raft-sim/Runner"),
         .target(name: "Storage", dependencies: ["EtcdProto", "CLMDB"]),
-        .target(name: "MVCC", dependencies: ["EtcdProto", "Storage"]),
+        .target(name: "MVCC", dependencies: ["EtcdProto", "Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Transport",
             dependencies: [

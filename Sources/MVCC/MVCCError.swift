@@ -6,8 +6,8 @@ public enum MVCCError: Error, Equatable, Sendable {
     case futureRevision
     /// ignore_value/ignore_lease on a key that does not exist (etcd `ErrKeyNotFound`).
     case keyNotFound
-    /// A key longer than the backend can index (LMDB's maximum key size).
-    case keyTooLarge
+    /// A long key whose digest is another key's (see `BackendKey`); never seen with SHA-256.
+    case keyCollision
     /// An empty key: etcd's gRPC edge refuses it, and the backend cannot index it.
     case emptyKey
     /// The backend reached its size limit.

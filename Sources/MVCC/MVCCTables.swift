@@ -17,6 +17,11 @@ public struct MVCCTables: Sendable {
     public let history: LMDBDatabase
     public let meta: LMDBDatabase
 
+    /// The user key whose history is stored under `stored` (see `BackendKey`), read in `txn`.
+    public func fullKey(ofStored stored: [UInt8], in txn: LMDBTransaction) throws -> [UInt8]? {
+        try RangeQuery(txn: txn, tables: self).fullKey(ofStored: stored)
+    }
+
     public static func open(_ env: LMDBEnvironment) throws -> MVCCTables {
         MVCCTables(
             revisions: try env.database(named: "rev"),

@@ -95,8 +95,13 @@ public struct MVCCWriteTxn {
     /// Whether `put` can store `key`: what a txn checks before its first write, so that it
     /// fails whole instead of halfway.
     public static func checkStorable(_ key: [UInt8]) throws(MVCCError) {
+        // Any length is storable (`BackendKey`); the request size limit bounds it.
         if key.isEmpty { throw .emptyKey }
-        if key.count > LMDBEnvironment.maxKeyBytes { throw .keyTooLarge }
+    }
+
+    /// The user key whose history is stored under `stored` (see `BackendKey`), if any.
+    public func fullKey(ofStored stored: [UInt8]) throws -> [UInt8]? {
+        try RangeQuery(txn: txn, tables: tables).fullKey(ofStored: stored)
     }
 
     /// Writes `key`; returns the previous live version.
@@ -104,6 +109,11 @@ public struct MVCCWriteTxn {
     public mutating func put(key: [UInt8], value: [UInt8], lease: Int64) throws -> KeyValue? {
         precondition(inRequest, "put outside a request")
         try Self.checkStorable(key)
+        let stored = BackendKey.encode(key)
+        if BackendKey.isDigested(stored), try txn.contains(tables.history, stored), try RangeQuery(txn: txn, tables: tables).fullKey(ofStored: stored) != key {
+            // Another key's digest: never seen with SHA-256, but it must not merge two histories.
+            throw MVCCError.keyCollision
+        }
         let previous = try get(key)
         let rev = Revision(main: writeRevision, sub: Int64(changes.count))
         var kv = KeyValue(key: key, createRevision: rev.main, modRevision: rev.main, version: 1, value: value, lease: lease)
@@ -112,7 +122,7 @@ public struct MVCCWriteTxn {
             kv.version = previous.version + 1
         }
         try txn.put(tables.revisions, RevisionKey.encode(rev), kv.serializedBytes())
-        try txn.put(tables.history, key, RevisionKey.historyEntry(rev, tombstone: false))
+        try txn.put(tables.history, stored, RevisionKey.historyEntry(rev, tombstone: false))
         changes.append(MVCCChange(kv: kv, isDelete: false, prevKV: previous))
         return previous
     }
@@ -125,7 +135,7 @@ public struct MVCCWriteTxn {
             let rev = Revision(main: writeRevision, sub: Int64(changes.count))
             let tombstone = KeyValue(key: old.key)
             try txn.put(tables.revisions, RevisionKey.encode(rev, tombstone: true), tombstone.serializedBytes())
-            try txn.put(tables.history, old.key, RevisionKey.historyEntry(rev, tombstone: true))
+            try txn.put(tables.history, BackendKey.encode(old.key), RevisionKey.historyEntry(rev, tombstone: true))
             var event = tombstone
             event.modRevision = rev.main
             changes.append(MVCCChange(kv: event, isDelete: true, prevKV: old))

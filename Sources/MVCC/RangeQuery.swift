@@ -54,48 +54,118 @@ struct RangeQuery {
 
     /// The version of `key` live at the newest revision, if any.
     func latest(_ key: [UInt8]) throws -> KeyValue? {
-        // No stored key is empty or longer than LMDB's limit, and LMDB refuses to look one up.
-        guard !key.isEmpty && key.count <= LMDBEnvironment.maxKeyBytes else { return nil }
-        // In a DUPSORT table, a plain get returns the key's first (newest) history entry.
-        let entry = try txn.withValue(tables.history, key) { raw in RevisionKey.decodeHistoryEntry(raw) }
-        guard let (rev, tombstone) = entry, !tombstone else { return nil }
+        guard let (rev, tombstone) = try newestEntry(key), !tombstone else { return nil }
         return try fetch(rev)
+    }
+
+    /// The newest history entry of `key`, if it has one (a digested key whose stored form
+    /// belongs to another key has none).
+    func newestEntry(_ key: [UInt8]) throws -> (Revision, tombstone: Bool)? {
+        // No key is stored empty, and LMDB refuses to look one up.
+        guard !key.isEmpty else { return nil }
+        let stored = BackendKey.encode(key)
+        // In a DUPSORT table, a plain get returns the key's first (newest) history entry.
+        guard let entry = try txn.withValue(tables.history, stored, { raw in RevisionKey.decodeHistoryEntry(raw) }) else { return nil }
+        if BackendKey.isDigested(stored), try fullKey(newest: entry) != key { return nil }
+        return entry
+    }
+
+    /// The user key whose history has `stored` as its key in the `hist` table.
+    func fullKey(ofStored stored: [UInt8]) throws -> [UInt8]? {
+        guard BackendKey.isDigested(stored) else { return stored }
+        guard let entry = try txn.withValue(tables.history, stored, { raw in RevisionKey.decodeHistoryEntry(raw) }) else { return nil }
+        return try fullKey(newest: entry)
+    }
+
+    /// The key recorded with a history entry's revision (a tombstone's record holds it too).
+    private func fullKey(newest entry: (Revision, tombstone: Bool)) throws -> [UInt8] {
+        guard let key = try txn.withValue(tables.revisions, RevisionKey.encode(entry.0, tombstone: entry.tombstone), { raw in try KeyValue(decoding: raw).key }) else {
+            throw MVCCError.backend("revision \(entry.0) is indexed but missing from the revision table")
+        }
+        return key
     }
 
     /// Calls `body` with the revision of each key in `keys` live at `revision`, in key order.
     private func visit(_ keys: KeyRange, at revision: Int64, latest: Bool, _ body: (Revision) throws -> Void) throws {
         let seekEntry = RevisionKey.historySeek(atOrBelow: Revision(main: revision, sub: Int64.max))
-        try txn.withCursor(tables.history) { cursor in
-            var found: Bool
-            switch keys {
-            case .single(let key):
-                // No stored key is empty or longer than LMDB's limit: such a key names nothing.
-                found = !key.isEmpty && key.count <= LMDBEnvironment.maxKeyBytes ? try cursor.seek(exact: key) : false
-            case .interval(let start, _):
-                found = try Self.seek(&cursor, atOrAfter: start)
+        if case .single(let key) = keys {
+            guard !key.isEmpty else { return }
+            let stored = BackendKey.encode(key)
+            try txn.withCursor(tables.history) { cursor in
+                guard try cursor.seek(exact: stored) else { return }
+                if BackendKey.isDigested(stored), try fullKey(ofStored: stored) != key { return }
+                if let rev = try Self.live(&cursor, key: stored, latest: latest, seekEntry: seekEntry) { try body(rev) }
             }
+            return
+        }
+        let start = keys.start
+        try txn.withCursor(tables.history) { cursor in
+            var found = try Self.seek(&cursor, atOrAfter: start)
             while found {
+                if BackendKey.isDigested(cursor.key) {
+                    // Digested keys sharing their first bytes sort by digest: read the group
+                    // whole and visit it in full-key order. It sorts, as a whole, where it stands:
+                    // after every key before it and before every key after it.
+                    let prefix = [UInt8](cursor.key.prefix(BackendKey.inlineBytesMax))
+                    // Every key of the group is longer than the prefix, so past an end ≤ prefix.
+                    if case .interval(_, let end?) = keys, !KeyRange.less(prefix, end) { break }
+                    var group: [[UInt8]] = []
+                    repeat {
+                        group.append(cursor.keyBytes)
+                        found = try cursor.nextNoDup()
+                    } while found && BackendKey.isDigested(cursor.key) && cursor.key.starts(with: prefix)
+                    if try !visitGroup(group, keys, latest: latest, seekEntry: seekEntry, body) { break }
+                    continue
+                }
                 if keys.isPastEnd(cursor.key) { break }
-                // Positioned on a key, the cursor is on its newest entry.
-                var positioned = true
-                if !latest {
-                    let key = cursor.keyBytes
-                    positioned = try cursor.seekDup(key: key, atOrAfter: seekEntry)
-                    if !positioned {
-                        // A failed GET_BOTH_RANGE leaves the cursor unpositioned: re-find the key.
-                        _ = try cursor.seek(exact: key)
-                    }
+                if start.withUnsafeBytes({ KeyRange.compare(cursor.key, $0) >= 0 }),
+                   let rev = try Self.live(&cursor, key: latest ? [] : cursor.keyBytes, latest: latest, seekEntry: seekEntry) {
+                    try body(rev)
                 }
-                if positioned {
-                    let (rev, tombstone) = RevisionKey.decodeHistoryEntry(cursor.value)
-                    if !tombstone { try body(rev) }
-                }
-                if case .single = keys { break }
                 found = try cursor.nextNoDup()
             }
         }
     }
 
+    /// Visits the keys of one group of digested stored keys that are in `keys`, in full-key
+    /// order; false when one was past the range's end (so is everything after the group).
+    private func visitGroup(_ group: [[UInt8]], _ keys: KeyRange, latest: Bool, seekEntry: [UInt8],
+                            _ body: (Revision) throws -> Void) throws -> Bool {
+        var members: [(full: [UInt8], stored: [UInt8])] = []
+        for stored in group {
+            if let full = try fullKey(ofStored: stored) { members.append((full, stored)) }
+        }
+        members.sort { KeyRange.less($0.full, $1.full) }
+        return try txn.withCursor(tables.history) { cursor in
+            for (full, stored) in members {
+                let inRange = full.withUnsafeBytes { keys.contains($0) }
+                if !inRange {
+                    if full.withUnsafeBytes({ keys.isPastEnd($0) }) { return false }
+                    continue
+                }
+                guard try cursor.seek(exact: stored) else { continue }
+                if let rev = try Self.live(&cursor, key: stored, latest: latest, seekEntry: seekEntry) { try body(rev) }
+            }
+            return true
+        }
+    }
+
+    /// The revision live at the read revision of the key the cursor is on (its first entry when
+    /// reading the latest; `key` is the stored key, needed only when not), nil for a tombstone
+    /// or when the key did not exist yet. Leaves the cursor on that key.
+    private static func live(_ cursor: inout LMDBCursor, key: [UInt8], latest: Bool, seekEntry: [UInt8]) throws -> Revision? {
+        var positioned = true
+        if !latest {
+            positioned = try cursor.seekDup(key: key, atOrAfter: seekEntry)
+            if !positioned {
+                // A failed GET_BOTH_RANGE leaves the cursor unpositioned: re-find the key.
+                _ = try cursor.seek(exact: key)
+            }
+        }
+        guard positioned else { return nil }
+        let (rev, tombstone) = RevisionKey.decodeHistoryEntry(cursor.value)
+        return tombstone ? nil : rev
+    }
     /// The key-value stored at `revision` in the revision table.
     private func fetch(_ revision: Revision) throws -> KeyValue {
         guard let kv = try txn.withValue(tables.revisions, RevisionKey.encode(revision), { raw in try KeyValue(decoding: raw) }) else {
@@ -105,15 +175,11 @@ struct RangeQuery {
         return kv
     }
 
-    /// Positions at the first key ≥ `start`. An empty start is the first key; a start longer
-    /// than LMDB's key limit is sought by its prefix, then stepped past the shorter keys.
+    /// Positions at the first stored key at or after where `start` sorts. An empty start is the
+    /// first key; a start too long to be stored as it is is sought by its first
+    /// `BackendKey.inlineBytesMax` bytes (the scan then skips what sorts before `start`).
     static func seek(_ cursor: inout LMDBCursor, atOrAfter start: [UInt8]) throws -> Bool {
         if start.isEmpty { return try cursor.first() }
-        if start.count <= LMDBEnvironment.maxKeyBytes { return try cursor.seek(atOrAfter: start) }
-        var found = try cursor.seek(atOrAfter: start.prefix(LMDBEnvironment.maxKeyBytes))
-        while found && start.withUnsafeBytes({ KeyRange.compare(cursor.key, $0) < 0 }) {
-            found = try cursor.nextNoDup()
-        }
-        return found
+        return try cursor.seek(atOrAfter: start.count <= BackendKey.inlineBytesMax ? start : Array(start.prefix(BackendKey.inlineBytesMax)))
     }
 }

@@ -123,12 +123,18 @@ import Testing
         }
     }
 
-    @Test func keysBeyondLMDBsLimitAreRefused() throws {
+    @Test func keysBeyondLMDBsLimitAreStoredAndReadBackWhole() throws {
         let t = try TestStore()
-        #expect(throws: MVCCError.keyTooLarge) {
-            try t.request { try $0.put(key: [UInt8](repeating: 97, count: 600), value: [], lease: 0) }
-        }
-        #expect(t.store.meta.currentRevision == 1)
+        let long = [UInt8](repeating: 97, count: 600)
+        try t.request { _ = try $0.put(key: long, value: [1], lease: 0) }
+        try t.request { _ = try $0.put(key: long, value: [2], lease: 0) }
+        let kv = try t.store.read { try $0.range(.single(long), options: RangeOptions()) }.kvs
+        #expect(kv.map(\.key) == [long] && kv.map(\.value) == [[2]] && kv.map(\.version) == [2])
+        #expect(try t.store.read { try $0.range(.single(long), options: RangeOptions(revision: 2)) }.kvs.map(\.value) == [[1]])
+        // A key sharing the stored prefix but not the digest is another key.
+        let other = long.prefix(BackendKey.inlineBytesMax) + [UInt8](repeating: 98, count: 200)
+        #expect(try t.store.read { try $0.range(.single(Array(other)), options: RangeOptions()) }.count == 0)
+        #expect(throws: MVCCError.emptyKey) { try t.request { try $0.put(key: [], value: [], lease: 0) } }
     }
 }
 

@@ -12,10 +12,8 @@ enum RequestValidation {
     }
 
     static func check(_ p: PutRequest) throws(EtcdError) {
+        // Keys of any length are stored (`BackendKey`); --max-request-bytes bounds them, as in etcd.
         if p.key.isEmpty { throw .emptyKey }
-        // The backend indexes keys of at most 511 bytes (LMDB). Refusing here, before the log,
-        // keeps apply free of failures that could strike in the middle of a txn.
-        if p.key.count > LMDBEnvironment.maxKeyBytes { throw .requestTooLarge }
         if p.ignoreValue && !p.value.isEmpty { throw .valueProvided }
         if p.ignoreLease && p.lease != 0 { throw .leaseProvided }
     }

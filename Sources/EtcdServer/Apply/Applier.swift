@@ -122,7 +122,7 @@ extension EtcdError {
         case .compacted: self = .compacted
         case .futureRevision: self = .futureRevision
         case .keyNotFound: self = .keyNotFound
-        case .keyTooLarge: self = .requestTooLarge
+        case .keyCollision: self = .other("etcdserver: the key cannot be stored (its digest is another key's)")
         case .emptyKey: self = .emptyKey
         case .noSpace: self = .noSpace
         case .backend(let text): self = .other(text)

@@ -34,8 +34,7 @@ enum KVApplier {
 
         // etcd sorts only for ASCEND and DESCEND; another order value leaves key order.
         if let order = effectiveSortOrder(r), order != .none, let target = r.sortTarget {
-            sort(&kvs, by: target)
-            if order == .descend { kvs.reverse() }
+            sort(&kvs, by: target, descending: order == .descend)
         }
         var response = RangeResponse()
         if r.limit > 0 && Int64(kvs.count) > r.limit {
@@ -68,15 +67,23 @@ enum KVApplier {
         throw .invalidSortOption
     }
 
-    /// Go's sort.Sort is not stable; equal elements keep key order here, which is one of the
-    /// orders etcd may produce (its input is in key order).
-    private static func sort(_ kvs: inout [KeyValue], by target: RangeRequest.SortTarget) {
-        switch target {
-        case .key: kvs.sort { KeyRangeCompare.less($0.key, $1.key) }
-        case .version: kvs.sort { $0.version < $1.version }
-        case .create: kvs.sort { $0.createRevision < $1.createRevision }
-        case .mod: kvs.sort { $0.modRevision < $1.modRevision }
-        case .value: kvs.sort { KeyRangeCompare.less($0.value, $1.value) }
+    /// Swift's sort is stable, so equal elements keep key order, in both directions: what Go's
+    /// sort.Sort (pdqsort, an insertion sort below 12 elements) gives etcd's small results, and
+    /// one of the orders it may give larger ones.
+    private static func sort(_ kvs: inout [KeyValue], by target: RangeRequest.SortTarget, descending: Bool) {
+        func before(_ a: KeyValue, _ b: KeyValue) -> Bool {
+            switch target {
+            case .key: return KeyRangeCompare.less(a.key, b.key)
+            case .version: return a.version < b.version
+            case .create: return a.createRevision < b.createRevision
+            case .mod: return a.modRevision < b.modRevision
+            case .value: return KeyRangeCompare.less(a.value, b.value)
+            }
+        }
+        if descending {
+            kvs.sort { before($1, $0) }
+        } else {
+            kvs.sort(by: before)
         }
     }
 

@@ -16,18 +16,20 @@ import Storage
 /// key; swetcd starts without scanning keys (a million keys must restart in well under a second),
 /// and a revoke or `timetolive --keys` needs a lease's keys without scanning either. The table is
 /// kept in step with the keys' `lease` fields by every put and delete in the same transaction
-/// (`StoredLeaseIndex`). It is a table of its own rather than `meta` entries because a key may
-/// be 511 bytes, LMDB's limit for a whole key: prefix + ID + key would not fit, while as a
-/// DUPSORT value (also ≤ 511 bytes) the key fits exactly.
+/// (`StoredLeaseIndex`). It is a table of its own rather than `meta` entries because a stored key
+/// (`BackendKey`) may be 511 bytes, LMDB's limit for a whole key: prefix + ID + key would not
+/// fit, while as a DUPSORT value (also ≤ 511 bytes) it fits exactly.
 struct LeaseStore: Sendable {
     static let recordPrefix: [UInt8] = Array("lease/".utf8)
     static let attachmentsTableName = "leasekeys"
 
     let meta: LMDBDatabase
     let attachments: LMDBDatabase
+    let tables: MVCCTables
 
     /// Opens (creating on first start) the attachments table. Start-up only.
     init(store: MVCCStore) throws {
+        tables = store.tables
         meta = store.tables.meta
         attachments = try store.environment.database(named: Self.attachmentsTableName, dupSort: true)
     }
@@ -74,16 +76,18 @@ struct LeaseStore: Sendable {
     // MARK: attachments
 
     func attach(_ key: [UInt8], to id: Int64, in txn: LMDBTransaction) throws {
-        _ = try txn.put(attachments, Self.idBytes(id), key)
+        _ = try txn.put(attachments, Self.idBytes(id), BackendKey.encode(key))
     }
 
     func detach(_ key: [UInt8], from id: Int64, in txn: LMDBTransaction) throws {
-        try txn.delete(attachments, Self.idBytes(id), value: key)
+        try txn.delete(attachments, Self.idBytes(id), value: BackendKey.encode(key))
     }
 
-    /// The keys attached to `id`, sorted bytewise.
+    /// The keys attached to `id`, sorted bytewise (the order etcd revokes them in). Kept in
+    /// their stored form (`BackendKey`: a key longer than a DUPSORT value may be is digested),
+    /// so a long key is looked up in the history for its full bytes.
     func keys(of id: Int64, in txn: LMDBTransaction) throws -> [[UInt8]] {
-        try txn.withCursor(attachments) { cursor in
+        let stored: [[UInt8]] = try txn.withCursor(attachments) { cursor in
             var out: [[UInt8]] = []
             var more = try cursor.seek(exact: Self.idBytes(id))
             while more {
@@ -92,6 +96,12 @@ struct LeaseStore: Sendable {
             }
             return out
         }
+        guard stored.contains(where: BackendKey.isDigested) else { return stored }
+        var keys: [[UInt8]] = []
+        for s in stored {
+            if let key = try tables.fullKey(ofStored: s, in: txn) { keys.append(key) }
+        }
+        return keys.sorted { KeyRangeCompare.less($0, $1) }
     }
 
     func detachAll(from id: Int64, in txn: LMDBTransaction) throws {
