@@ -7,6 +7,17 @@ import Synchronization
 import Testing
 @testable import EtcdServer
 
+/// Polls `condition` (what a test waits for) until it holds, or fails after `seconds`.
+func waitFor(seconds: Double = 20, _ condition: () -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        if Date() > deadline { throw WaitTimedOut() }
+        usleep(2_000)
+    }
+}
+
+struct WaitTimedOut: Error {}
+
 /// The write path when the backend cannot write (what a full disk looks like to it): the batch
 /// is neither answered nor dropped, new writes are refused (`isStalled`), and stopping answers it
 /// `stopped` — where the loop used to end the process.
@@ -36,10 +47,9 @@ import Testing
         raft.propose(Proposal(request: request, data: request.serializedBytes()) { result in
             outcome.withLock { $0 = result }
         })
-        let deadline = Date().addingTimeInterval(10)
-        while !raft.isStalled && Date() < deadline { usleep(10_000) }
+        // Waits for the second failed attempt: the batch was retried, and still not answered.
+        try waitFor { raft.stalledAttempts >= 2 }
         #expect(raft.isStalled)
-        usleep(1_500_000)  // at least one retry
         #expect(outcome.withLock { $0 } == nil, "neither answered nor dropped while stalled")
         #expect(store.meta.currentRevision == 1)
         raft.stop()
@@ -48,5 +58,67 @@ import Testing
             Issue.record("expected stopped, got \(result)")
             return
         }
+    }
+
+    /// The recovery the README promises: once the backend writes again, the stalled batch is
+    /// applied and answered, in order, and writes are accepted again.
+    @Test func aStalledBatchIsAppliedOnceTheBackendRecovers() throws {
+        let dir = NSTemporaryDirectory() + "raftloop-recover-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/wal", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/snap", withIntermediateDirectories: true)
+        let env = try LMDBEnvironment(path: dir + "/snap/db", mapSizeBytes: 32 << 20, maxReaders: 16, maxDatabases: 16)
+        defer { env.close() }
+        let store = try MVCCStore(environment: env)
+        let logger = Logger(label: "test")
+        let wal = try WriteAheadLog.create(directory: dir + "/wal", metadata: [])
+        let leases = LeaseApplier(store: try LeaseStore(store: store), lessor: Lessor(minTTLSeconds: 5))
+        let applier = Applier(logger: logger, confState: ConfState(voters: [1]), alarms: try AlarmStore(store: store), leases: leases)
+        let raft = RaftLoop(store: store, wal: wal, snapshots: try SnapshotStore(directory: dir + "/snap"),
+                            state: .init(term: 1, lastIndex: 0, snapshotIndex: 0), snapshotCount: 10_000,
+                            retention: .init(maxSnapshots: 1, maxWALs: 1), applier: applier, logger: logger)
+        // The disk is full (LMDB's ENOSPC) until the test frees it.
+        let diskFull = Atomic<Bool>(true)
+        raft.applyFault = { diskFull.load(ordering: .acquiring) ? LMDBError.other(code: ENOSPC, operation: "mdb_txn_commit") : nil }
+        raft.start()
+        defer { raft.stop() }
+
+        let outcomes = Mutex<[Int: Result<ApplyResult, EtcdError>]>([:])
+        func put(_ i: Int) {
+            var request = InternalRaftRequest()
+            request.put = PutRequest(key: Array("k\(i)".utf8), value: Array("v\(i)".utf8))
+            raft.propose(Proposal(request: request, data: request.serializedBytes()) { result in
+                outcomes.withLock { $0[i] = result }
+            })
+        }
+        put(0)
+        try waitFor { raft.stalledAttempts >= 2 }
+        #expect(raft.isStalled && outcomes.withLock { $0.isEmpty })
+        put(1)  // queued behind the stalled batch
+        diskFull.store(false, ordering: .releasing)
+        try waitFor { outcomes.withLock { $0.count } == 2 }
+        #expect(!raft.isStalled)
+        let revisions = outcomes.withLock { $0 }.sorted { $0.key < $1.key }.map { entry -> Int64? in
+            guard case .success(.put(let response)) = entry.value else { return nil }
+            return response.header?.revision
+        }
+        #expect(revisions == [2, 3], "applied in order once the backend writes")
+        #expect(store.meta.currentRevision == 3)
+
+        // The queue is bounded: behind a stalled batch, proposal `queuedProposalsMax + 1` is
+        // answered etcd's "too many requests" at once; the queued ones are applied on recovery.
+        diskFull.store(true, ordering: .releasing)
+        let attempts = raft.stalledAttempts
+        put(2)
+        try waitFor { raft.stalledAttempts > attempts }
+        for i in 3..<(3 + RaftLoop.queuedProposalsMax + 1) { put(i) }
+        let refused = outcomes.withLock { $0[3 + RaftLoop.queuedProposalsMax] }
+        guard case .failure(.tooManyRequests)? = refused else {
+            Issue.record("expected too many requests, got \(String(describing: refused))")
+            return
+        }
+        diskFull.store(false, ordering: .releasing)
+        try waitFor { outcomes.withLock { $0.count } == 3 + RaftLoop.queuedProposalsMax + 1 }
+        #expect(store.meta.currentRevision == 3 + 1 + Int64(RaftLoop.queuedProposalsMax))
     }
 }

@@ -107,6 +107,14 @@ final class RaftLoop: @unchecked Sendable {
         thread.start()
     }
 
+    /// A failpoint (as etcd's gofail ones): when set, each attempt to apply a batch first asks
+    /// it, and an error it returns fails that attempt as the backend would. Tests only; set
+    /// before `start()`.
+    var applyFault: (@Sendable () -> (any Error)?)?
+    /// Failed attempts to apply a batch, since start. Any thread.
+    var stalledAttempts: Int { stallAttempts.load(ordering: .relaxed) }
+    private let stallAttempts = Atomic<Int>(0)
+
     /// True while applying to the backend fails (see `process`): writes are refused. Any thread.
     var isStalled: Bool { stalledFlag.load(ordering: .acquiring) }
     private let stalledFlag = Atomic<Bool>(false)
@@ -133,14 +141,28 @@ final class RaftLoop: @unchecked Sendable {
 
     /// Queues a write. Any thread.
     func propose(_ proposal: Proposal) {
-        let accepted = condition.withLock { () -> Bool in
-            if stopping { return false }
+        let refusal = condition.withLock { () -> EtcdError? in
+            if stopping { return .stopped }
+            // Bounded: a member that cannot keep up answers etcd's "too many requests" (etcd's
+            // applied-behind-committed gap of 5000) rather than queueing without end.
+            if queue.count >= Self.queuedProposalsMax || queuedBytes + proposal.data.count > Self.queuedProposalBytesMax {
+                return .tooManyRequests
+            }
             queue.append(proposal)
+            queuedBytes += proposal.data.count
             if queue.count == 1 { condition.signal() }
-            return true
+            return nil
         }
-        if !accepted { proposal.completion(.failure(.stopped)) }
+        if let refusal { proposal.completion(.failure(refusal)) }
     }
+
+    /// Proposals waiting for the thread, at most (etcd's `maxGapBetweenApplyAndCommitIndex`).
+    static let queuedProposalsMax = 5000
+    /// Bytes of proposals waiting, at most (5000 requests of etcd's default 1.5 MiB limit would
+    /// be 7.5 GiB).
+    static let queuedProposalBytesMax = 256 << 20
+    /// Bytes of `queue`'s proposals. Under `condition`.
+    private var queuedBytes = 0
 
     private enum Work {
         case batch([Proposal])
@@ -168,10 +190,13 @@ final class RaftLoop: @unchecked Sendable {
                 if queue.count <= Self.batchProposalsMax {
                     let b = queue
                     queue.removeAll(keepingCapacity: true)
+                    queuedBytes = 0
                     return .batch(b)
                 }
                 let b = Array(queue.prefix(Self.batchProposalsMax))
                 queue.removeFirst(Self.batchProposalsMax)
+                queuedBytes -= b.reduce(0) { $0 + $1.data.count }
+                precondition(queuedBytes >= 0, "queued bytes below zero")
                 return .batch(b)
             }
             switch work {
@@ -185,6 +210,7 @@ final class RaftLoop: @unchecked Sendable {
                 let rest = condition.withLock { () -> [Proposal] in
                     let r = queue
                     queue.removeAll()
+                    queuedBytes = 0
                     return r
                 }
                 for p in rest { p.completion(.failure(.stopped)) }
@@ -219,6 +245,7 @@ final class RaftLoop: @unchecked Sendable {
         var failures = 0
         while true {
             do {
+                if let fault = applyFault?() { throw fault }
                 let outcome = try batchApplier.apply(entries, proposals: batch)
                 results = outcome.results
                 changes = outcome.changes
@@ -234,6 +261,7 @@ final class RaftLoop: @unchecked Sendable {
                     fatalError("apply failed: \(error)")
                 }
                 failures += 1
+                stallAttempts.add(1, ordering: .relaxed)
                 if failures == 1 {
                     stalledFlag.store(true, ordering: .releasing)
                     logger.error("failed to apply entries to the backend; refusing writes until it succeeds", metadata: [
