@@ -71,14 +71,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
 
     /// The per-connection bound on buffered request bytes (see the type's doc).
     let requestBytesBufferedMax: Int
+    /// Who holds how much of `requestBytesBufferedMax`, and which large messages may arrive.
+    private(set) var budget: ReceiveBudget
     /// Most bytes of large messages admitted at once (see the type's doc).
-    var admissionBytesMax: Int { requestBytesBufferedMax / 2 }
+    var admissionBytesMax: Int { budget.admissionBytesMax }
     /// Bytes held by admitted large messages now.
-    private(set) var admittedBytes = 0
-    /// Streams whose large message waits for admission, in arrival order.
-    private var admissionQueue: [Int32] = []
+    var admittedBytes: Int { budget.admittedBytes }
     /// Request bytes received on all streams and not yet released (always ≤ the maximum).
-    private(set) var bufferedRequestBytes = 0
+    var bufferedRequestBytes: Int { budget.bufferedBytes }
 
     private var configuration: Configuration
     private var session: NGHTTP2Session?
@@ -116,6 +116,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             ?? Self.defaultRequestBytesBufferedMax(receiveMessageBytesMax: configuration.receiveMessageBytesMax)
         // One whole message must fit, or a call could never complete.
         self.requestBytesBufferedMax = min(Int(Int32.max), max(budget, configuration.receiveMessageBytesMax + GRPCMessageDeframer.prefixBytes))
+        self.budget = ReceiveBudget(bytesMax: requestBytesBufferedMax, streamWindowBytes: Self.streamWindowBytes)
     }
 
     /// Streams nghttp2 has not closed yet (tests check that finished calls are freed).
@@ -244,14 +245,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         cancelledObservers.removeAll()
         pendingWork.removeAll()
         // The session goes with the connection: nothing to announce, only the count to reset.
-        for stream in open {
-            stream.unconsumedBytes = 0
-            stream.reservedBytes = 0
-            stream.awaitingAdmission = false
-        }
-        bufferedRequestBytes = 0
-        admittedBytes = 0
-        admissionQueue.removeAll()
+        budget.removeAll()
         var observers: [any GRPCStreamObserver] = waiting
         for stream in open {
             stream.handleState?.markCancelled()
@@ -445,82 +439,57 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     private func ensureProgress(_ stream: HTTP2StreamState) {
         guard let session, let deframer = stream.deframer, deframer.hasPartialMessage else { return }
         let messageBytes = (deframer.nextMessageBytes ?? 0) + GRPCMessageDeframer.prefixBytes
-        if messageBytes > Self.streamWindowBytes {
-            if stream.reservedBytes == 0 && !stream.awaitingAdmission {
-                if admissionQueue.isEmpty && canAdmit(messageBytes) {
-                    admit(stream, messageBytes)
-                } else {
-                    stream.awaitingAdmission = true
-                    admissionQueue.append(stream.id)
-                }
+        switch budget.requestAdmission(stream.id, messageBytes: messageBytes) {
+        case .admitted(let admitted):
+            widen(admitted)
+        case .waiting:
+            break
+        case .notNeeded:
+            let remaining = messageBytes - deframer.bufferedBytes
+            if session.streamReceiveWindowLeft(stream.id) < remaining {
+                session.announceConsumedStreamBytes(stream.id, unconsumedBytes: budget.heldBytes(stream.id))
             }
-            return
-        }
-        let remaining = messageBytes - deframer.bufferedBytes
-        if session.streamReceiveWindowLeft(stream.id) < remaining {
-            session.announceConsumedStreamBytes(stream.id, unconsumedBytes: stream.unconsumedBytes)
         }
     }
 
-    private func canAdmit(_ bytes: Int) -> Bool {
-        admittedBytes == 0 || admittedBytes + bytes <= admissionBytesMax
-    }
-
-    /// Reserves `bytes` for `stream`'s message and widens its window so the whole message fits.
-    private func admit(_ stream: HTTP2StreamState, _ bytes: Int) {
-        stream.reservedBytes = bytes
-        admittedBytes += bytes
-        session?.widenStreamWindow(stream.id, to: bytes + Self.streamWindowBytes)
-        session?.announceConsumedStreamBytes(stream.id, unconsumedBytes: stream.unconsumedBytes)
+    /// An admitted message's stream window is widened so the whole message fits.
+    private func widen(_ admitted: ReceiveBudget.Admitted) {
+        session?.widenStreamWindow(admitted.streamID, to: admitted.windowBytes)
+        session?.announceConsumedStreamBytes(admitted.streamID, unconsumedBytes: budget.heldBytes(admitted.streamID))
         requestFlush()
     }
 
-    /// The admitted message arrived (or its stream went away): admit the next ones in order.
+    /// The admitted message arrived (or its stream stopped waiting): admit the next ones in order.
     private func endAdmission(_ stream: HTTP2StreamState) {
-        if stream.awaitingAdmission {
-            stream.awaitingAdmission = false
-            admissionQueue.removeAll { $0 == stream.id }
-        }
-        guard stream.reservedBytes > 0 else { return }
-        admittedBytes -= stream.reservedBytes
-        stream.reservedBytes = 0
-        precondition(admittedBytes >= 0)
-        while let next = admissionQueue.first {
-            guard let waiting = streams[next], waiting.awaitingAdmission, let deframer = waiting.deframer,
-                let length = deframer.nextMessageBytes
-            else {
-                admissionQueue.removeFirst()
-                streams[next]?.awaitingAdmission = false
-                continue
-            }
-            let bytes = length + GRPCMessageDeframer.prefixBytes
-            guard canAdmit(bytes) else { break }
-            admissionQueue.removeFirst()
-            waiting.awaitingAdmission = false
-            admit(waiting, bytes)
-        }
+        for admitted in budget.endAdmission(stream.id) { widen(admitted) }
     }
 
     // MARK: buffered request bytes
 
     /// `count` bytes of `stream` now sit in our buffers.
     private func hold(_ stream: HTTP2StreamState, _ count: Int) {
-        stream.unconsumedBytes += count
-        bufferedRequestBytes += count
-        precondition(bufferedRequestBytes <= requestBytesBufferedMax, "peer exceeded the connection window nghttp2 enforces")
+        budget.hold(stream.id, count)
     }
 
-    /// `count` of `stream`'s bytes left our buffers: the peer may send that much more.
+    /// `count` of `stream`'s bytes (exactly that many are held) left our buffers: the peer may
+    /// send that much more.
     private func release(_ stream: HTTP2StreamState, _ count: Int) {
-        let n = min(count, stream.unconsumedBytes)
-        guard n > 0 else { return }
-        stream.unconsumedBytes -= n
-        bufferedRequestBytes -= n
-        precondition(bufferedRequestBytes >= 0)
+        guard count > 0 else { return }
+        budget.release(stream.id, count)
+        announceReleased(stream, count)
+    }
+
+    /// Releases everything `stream` holds.
+    private func releaseAll(_ stream: HTTP2StreamState) {
+        announceReleased(stream, budget.releaseAll(stream.id))
+    }
+
+    private func announceReleased(_ stream: HTTP2StreamState, _ count: Int) {
+        guard count > 0 else { return }
         if stream.streamWindowReleasedOnArrival {
-            session?.consumeConnection(n)
+            session?.consumeConnection(count)
         } else {
-            session?.consume(stream.id, n)
+            session?.consume(stream.id, count)
         }
         requestFlush()
     }
@@ -539,7 +508,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         stream.deframer = nil
         stream.unaryRequest = nil
         stream.httpBody = nil
-        release(stream, stream.unconsumedBytes)
+        releaseAll(stream)
         endAdmission(stream)
     }
 
@@ -550,18 +519,17 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         guard let session, !closed else { return }
         while session.connectionReceiveWindowLeft <= 0 {
             // Released bytes nghttp2 has not announced yet (it waits for half a window): say so now.
-            session.announceConsumedConnectionBytes(unconsumedBytes: bufferedRequestBytes)
+            session.announceConsumedConnectionBytes(unconsumedBytes: budget.bufferedBytes)
             if session.connectionReceiveWindowLeft > 0 { break }
             // A complete unary request waits only for END_STREAM, which needs no window.
             if streams.values.contains(where: { $0.unaryRequest != nil && !$0.remoteEnded }) { return }
             // The newest call not admitted goes first (admitted ones are what can still finish),
             // then the newest at all.
-            let candidates = streams.values.filter { $0.unconsumedBytes > 0 && !$0.remoteEnded }
-            guard let victim = candidates.max(by: { ($0.reservedBytes == 0 ? 1 : 0, $0.id) < ($1.reservedBytes == 0 ? 1 : 0, $1.id) })
-            else { return }
+            let candidates = streams.values.filter { budget.heldBytes($0.id) > 0 && !$0.remoteEnded }.map(\.id)
+            guard let victimID = budget.victim(among: candidates), let victim = streams[victimID] else { return }
             configuration.logger.debug(
                 "request buffer full; failing a partial request",
-                metadata: ["stream": "\(victim.id)", "buffered-bytes": "\(victim.unconsumedBytes)"])
+                metadata: ["stream": "\(victim.id)", "buffered-bytes": "\(budget.heldBytes(victim.id))"])
             let isHTTP: Bool
             if case .http = victim.role { isHTTP = true } else { isHTTP = false }
             reject(victim)
@@ -580,7 +548,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams[streamID] else { return }
-        release(stream, stream.unconsumedBytes)
+        releaseAll(stream)
         endAdmission(stream)
         outboundBytesTotal -= stream.outbound.readableBytes
         streams[streamID] = nil
@@ -707,7 +675,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
                 return
             }
             guard let message else { return }
-            if stream.reservedBytes > 0 { endAdmission(stream) }
+            if budget.reservedBytes(stream.id) > 0 { endAdmission(stream) }
             switch handler {
             case .unary:
                 if stream.unaryRequest != nil {
@@ -808,7 +776,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
             case .unary(let body):
                 let request = stream.unaryRequest ?? []
                 stream.unaryRequest = nil
-                release(stream, stream.unconsumedBytes)
+                releaseAll(stream)
                 body(callContext, request, handle)
             case .streaming(_, let body):
                 stream.observer = body(callContext, handle)
@@ -816,7 +784,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         case .http:
             var body = stream.httpBody ?? ByteBuffer()
             stream.httpBody = nil
-            release(stream, stream.unconsumedBytes)
+            releaseAll(stream)
             let (path, query) = HTTPRequest.splitTarget(stream.path)
             var headers = stream.metadata
             if !stream.contentType.isEmpty { headers.append(("content-type", stream.contentType)) }

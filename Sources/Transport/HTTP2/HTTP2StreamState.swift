@@ -40,16 +40,8 @@ final class HTTP2StreamState {
     /// The request was malformed and its stream reset: nothing more is done with it.
     var malformed = false
 
-    // Inbound
-    /// DATA payload bytes received on this stream and not yet released to nghttp2 at the
-    /// connection level (they sit in `deframer`, `unaryRequest` or `httpBody`). Part of the
-    /// handler's `bufferedRequestBytes`.
-    var unconsumedBytes = 0
-    /// Bytes of the handler's admission budget held for the large message being received
-    /// (see `HTTP2ServerHandler.admit`); 0 when none.
-    var reservedBytes = 0
-    /// In the handler's admission queue.
-    var awaitingAdmission = false
+    // Inbound (the bytes this stream holds, and its admission, are in the handler's
+    // `ReceiveBudget`).
     /// Plain HTTP bodies reopen the stream window on arrival; only the connection window waits.
     var streamWindowReleasedOnArrival = false
     var deframer: GRPCMessageDeframer?
