@@ -66,15 +66,23 @@ nonisolated(unsafe) var inputCounter = 0
 
 /// Runs `steps` on a fresh store, batching as given (or one entry per batch), and returns every
 /// outcome and the final observable state.
+/// Two stores, opened once and emptied before every run (`ApplyHarness.reset`).
+nonisolated(unsafe) var harnesses: [Bool: ApplyHarness] = [:]
+
 func run(_ steps: [Step], splitEveryEntry: Bool) -> [String] {
     inputCounter += 1
     let harness: ApplyHarness
     do {
-        harness = try ApplyHarness(directory: root + "/\(inputCounter)-\(splitEveryEntry)")
+        if let open = harnesses[splitEveryEntry] {
+            try open.reset()
+            harness = open
+        } else {
+            harness = try ApplyHarness(directory: root + "/\(splitEveryEntry)")
+            harnesses[splitEveryEntry] = harness
+        }
     } catch {
-        fatalError("cannot open a fresh store: \(error)")
+        fatalError("cannot open or empty a store: \(error)")
     }
-    defer { harness.close() }
     var trace: [String] = []
     var batch: [[UInt8]] = []
     func flush() {
@@ -183,5 +191,6 @@ if arguments.count == 3 && arguments[1] == "--write-seeds" {
 try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
 let status = swetcd_fuzzer_run(CommandLine.argc, CommandLine.unsafeArgv) { data, size in fuzzOneInput(data, size) }
 let code = status == -1 ? replay(arguments.dropFirst()) : status
+for harness in harnesses.values { harness.close() }
 try? FileManager.default.removeItem(atPath: root)
 exit(code)

@@ -13,10 +13,12 @@ import Storage
     private let directory: String
     private let environment: LMDBEnvironment
     private let store: MVCCStore
-    private let lessor: Lessor
-    private let clock = SteppedLeaseClock()
-    private let batches: BatchApplier
+    private let leaseStore: LeaseStore
+    private var lessor: Lessor
+    private var clock = SteppedLeaseClock()
+    private var batches: BatchApplier
     private var nextIndex: UInt64 = 1
+    private let logger = Logger(label: "swetcd-fuzz-apply", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Small: fuzz inputs are small, and every input gets a fresh environment.
     static let mapSizeBytes = 64 << 20
@@ -28,12 +30,33 @@ import Storage
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         environment = try LMDBEnvironment(path: directory + "/db", mapSizeBytes: Self.mapSizeBytes, maxReaders: 8, maxDatabases: 16)
         store = try MVCCStore(environment: environment)
-        let logger = Logger(label: "swetcd-fuzz-apply", factory: { _ in SwiftLogNoOpLogHandler() })
-        lessor = Lessor(minTTLSeconds: Self.minTTLSeconds, clock: clock)
+        leaseStore = try LeaseStore(store: store)
+        (lessor, batches) = try Self.applyPath(store: store, leaseStore: leaseStore, clock: clock, logger: logger)
+    }
+
+    private static func applyPath(store: MVCCStore, leaseStore: LeaseStore, clock: SteppedLeaseClock, logger: Logger) throws -> (Lessor, BatchApplier) {
+        let lessor = Lessor(minTTLSeconds: Self.minTTLSeconds, clock: clock)
         let applier = Applier(logger: logger, confState: ConfState(voters: [1]), alarms: try AlarmStore(store: store),
-                              leases: LeaseApplier(store: try LeaseStore(store: store), lessor: lessor))
-        batches = BatchApplier(store: store, applier: applier, logger: logger)
+                              leases: LeaseApplier(store: leaseStore, lessor: lessor))
         lessor.promote(extendNanoseconds: 0)
+        return (lessor, BatchApplier(store: store, applier: applier, logger: logger))
+    }
+
+    /// Empties the store and starts the apply path afresh, as a new harness would (without
+    /// creating a new environment: what makes the fuzzer fast).
+    public func reset() throws {
+        let tables = store.tables
+        let attachments = leaseStore.attachments
+        try store.write { txn in
+            for table in [tables.revisions, tables.history, tables.meta, attachments] { try txn.backend.drop(table) }
+        }
+        // The store keeps the counters of its last commit: one more (empty) commit reads them
+        // from the now empty tables.
+        try store.write { _ in }
+        precondition(store.meta == MVCCMeta(), "a reset store is not empty")
+        nextIndex = 1
+        clock = SteppedLeaseClock()
+        (lessor, batches) = try Self.applyPath(store: store, leaseStore: leaseStore, clock: clock, logger: logger)
     }
 
     /// Closes the store and removes its directory.
