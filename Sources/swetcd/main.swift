@@ -12,6 +12,16 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
     exit(code)
 }
 
+/// As Go programs (and so etcd) do since Go 1.19: the open-files limit goes up to the hard limit,
+/// so thousands of client connections are accepted rather than refused at the soft default (1024).
+func raiseOpenFilesLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+raiseOpenFilesLimit()
+
 var arguments = Array(CommandLine.arguments.dropFirst())
 if let first = arguments.first, first == "gateway" || first == "grpc-proxy" {
     fail("'\(first)' is not supported by swetcd")

@@ -4,14 +4,14 @@ import Testing
 /// The output back-pressure on its own.
 @Suite struct SendBacklogTests {
     @Test func readsGoOnWhileWritableWhateverIsQueued() {
-        var b = SendBacklog(bytesMaxWhileUnwritable: 100)
+        var b = SendBacklog(bytesMaxWhileUnwritable: 100, responseBytesMax: 1000)
         b.queued(1_000)
         let decision = b.read(channelWritable: true)
         #expect(decision == .read && !b.readHeld)
     }
 
     @Test func whileUnwritableReadsGoOnUntilTheLimitThenWaitForWritability() {
-        var b = SendBacklog(bytesMaxWhileUnwritable: 100)
+        var b = SendBacklog(bytesMaxWhileUnwritable: 100, responseBytesMax: 1000)
         b.queued(99)
         let below = b.read(channelWritable: false)
         b.queued(1)
@@ -24,10 +24,27 @@ import Testing
     }
 
     @Test func resetForgetsTheBacklogAndTheHeldRead() {
-        var b = SendBacklog(bytesMaxWhileUnwritable: 10)
+        var b = SendBacklog(bytesMaxWhileUnwritable: 10, responseBytesMax: 1000)
         b.queued(50)
         _ = b.read(channelWritable: false)
         b.reset()
         #expect(b.queuedBytes == 0 && !b.readHeld)
+    }
+
+    @Test func callsWaitWhileTooMuchIsQueuedAndGoInOrderOnceHalfHasDrained() {
+        var b = SendBacklog(bytesMaxWhileUnwritable: 100, responseBytesMax: 1000)
+        let first = b.mayDispatch(1)
+        b.queued(1200)  // its answer: over the limit
+        let second = b.mayDispatch(3), third = b.mayDispatch(5)
+        #expect(first && !second && !third && b.waitingCalls == [3, 5])
+        b.left(600)
+        #expect(b.callsToDispatch().isEmpty, "600 queued: more than half the limit")
+        b.left(100)
+        #expect(b.callsToDispatch() == [3, 5])
+        // Handed back, they pass through mayDispatch again, in order.
+        let again3 = b.mayDispatch(3)
+        b.queued(900)
+        let again5 = b.mayDispatch(5)
+        #expect(again3 && !again5 && b.waitingCalls == [5])
     }
 }

@@ -16,6 +16,7 @@ extension HTTP2ServerHandler {
         endAdmission(stream)
         backlog.left(stream.outbound.readableBytes)
         streams[streamID] = nil
+        for id in backlog.callsToDispatch() { pendingWork.append((id, .dispatch)) }
         stream.handleState?.markCancelled()
         stream.deadlineTask?.cancel()
         if !stream.finished && !stream.cancelled {
@@ -69,7 +70,13 @@ extension HTTP2ServerHandler {
                 case .httpError(let response):
                     if let stream = streams[id] { respondHTTPError(stream, response) }
                 case .dispatch:
-                    if let stream = streams[id] { dispatch(stream) }
+                    guard let stream = streams[id] else { break }
+                    // Streaming calls go at once; the others wait while too much is queued.
+                    if case .grpc(.streaming) = stream.role {
+                        dispatch(stream)
+                    } else if backlog.mayDispatch(id) {
+                        dispatch(stream)
+                    }
                 case .message(let message):
                     if let stream = streams[id], !stream.cancelled, !stream.finished { stream.observer?.received(message) }
                 case .end:

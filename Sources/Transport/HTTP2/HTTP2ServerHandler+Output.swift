@@ -15,6 +15,8 @@ extension HTTP2ServerHandler {
             }
             stream.outbound.moveReaderIndex(forwardBy: count)
             backlog.left(count)
+            // Inside nghttp2's send: calls that waited for the backlog run after it returns.
+            for id in backlog.callsToDispatch() { pendingWork.append((id, .dispatch)) }
             if stream.outbound.readableBytes == 0 { stream.outbound.clear() }
             stream.handleState?.drained(count)
         }
