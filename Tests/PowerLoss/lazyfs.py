@@ -67,7 +67,9 @@ A Unix socket (`--control PATH`), one command per line, one JSON reply per line:
     disarm                     cancel an armed trigger
     stats                      counters, frozen/armed/triggered state
     sync                       make everything durable (as sync(1))
-    power-cut [keep=P] [seed=S]  drop every volatile change (or a random part: see above),
+    power-cut [keep=P] [seed=S] [only=GLOB]
+                               drop every volatile change (or a random part: see above;
+                               with only=, tear only files whose path matches GLOB),
                                write disk.json, and fail every later request with EIO, pending
                                ones included (so a process killed while frozen can exit).
                                Reply: what was dropped (paths, bytes).
@@ -519,8 +521,9 @@ def make_filesystem_class():
 
         # ---- power cut ------------------------------------------------------------------------------
 
-        def power_cut(self, keep=0.0, seed=None):
-            """Drops the volatile state (all of it, or with `keep` > 0 a random part), writes the
+        def power_cut(self, keep=0.0, seed=None, only=None):
+            """Drops the volatile state (all of it, or with `keep` > 0 a random part: of the files
+            whose path matches `only` if given, and then directories are not torn), writes the
             disk, and fails every request from now on. Returns what was dropped."""
             rng = random.Random(seed)
             report = {"bytes_dropped": 0, "pages_dropped": 0, "pages_kept": 0, "files_reverted": [],
@@ -528,7 +531,7 @@ def make_filesystem_class():
             # What the dropped namespace changes were, for the report (paths from the live tree).
             for ino in sorted(self.ns_dirty):
                 d = self.inodes[ino]
-                if keep > 0 and rng.random() < keep:
+                if keep > 0 and only is None and rng.random() < keep:
                     report["dirs_kept"] += 1
                     self._sync_dir(d)
                     continue
@@ -543,7 +546,8 @@ def make_filesystem_class():
             # File data: back to the durable bytes and size.
             for node in self.inodes.values():
                 if node.kind == "file" and node.fd >= 0 and node.has_volatile_data():
-                    report["files_reverted"].append(self._revert_file(node, keep, rng, report))
+                    torn = keep if only is None or fnmatch.fnmatchcase(self._file_path(node), only) else 0.0
+                    report["files_reverted"].append(self._revert_file(node, torn, rng, report))
             # Directories: back to the durable entries.
             for node in self.inodes.values():
                 if node.kind == "dir":
@@ -656,7 +660,8 @@ def make_filesystem_class():
                 if node.kind != "file":
                     raise FUSEError(errno.EINVAL)
                 self._truncate(node, attr.st_size)
-                self._done("truncate", self._name_of(node))
+                if self.trigger or self.trace_file:
+                    self._done("truncate", self._name_of(node))
             if fields.update_mode:
                 node.mode = stat.S_IFMT(node.mode) | stat.S_IMODE(attr.st_mode)
             if fields.update_uid:
@@ -872,7 +877,8 @@ def make_filesystem_class():
             node = self.handles[fh][0]
             self.counters["fdatasyncs" if datasync else "fsyncs"] += 1
             self._make_durable(node)
-            self._done("fsync", self._name_of(node))
+            if self.trigger or self.trace_file:
+                self._done("fsync", self._name_of(node))
 
         async def opendir(self, inode, ctx):
             await self._enter("opendir")
@@ -908,7 +914,8 @@ def make_filesystem_class():
                 self._commit_namespace()
             else:
                 self._sync_dir(d)
-            self._done("fsyncdir", self._name_of(d) if d.ino != 1 else b"/")
+            if self.trigger or self.trace_file:
+                self._done("fsyncdir", self._name_of(d) if d.ino != 1 else b"/")
 
         async def statfs(self, ctx):
             await self._enter("statfs")
@@ -975,7 +982,7 @@ def make_filesystem_class():
             if cmd == "power-cut":
                 if self.dead:
                     return {"ok": False, "error": "power already cut"}
-                report = self.power_cut(keep=float(kv.get("keep", 0)), seed=kv.get("seed"))
+                report = self.power_cut(keep=float(kv.get("keep", 0)), seed=kv.get("seed"), only=kv.get("only"))
                 return {"ok": True, **report}
             return {"ok": False, "error": f"unknown command {cmd}"}
 

@@ -27,7 +27,6 @@ went unanswered is not touched again in the cycle: so the check is exact.
 Each key's history is checked against the writes that writer's own thread made, so the test
 needs nothing but the answers. Cycle randomness comes from random.Random(f"{seed}/{cycle}/...").
 """
-import fnmatch
 import json
 import os
 import random
@@ -402,11 +401,17 @@ class Defragger(threading.Thread):
         self.runs = self.ok = 0
 
     def run(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL")}
         while not self.stop.wait(self.rng.uniform(0.5, 3.0)):
             self.runs += 1
-            r = subprocess.run([ETCDCTL, "--endpoints", self.endpoint, "--command-timeout", "60s", "defrag"],
-                               capture_output=True, env={k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL")})
-            if r.returncode == 0:
+            proc = subprocess.Popen([ETCDCTL, "--endpoints", self.endpoint, "--command-timeout", "60s", "defrag"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            while proc.poll() is None:
+                if self.stop.wait(0.02):
+                    proc.kill()  # the server is gone: etcdctl would retry until its timeout
+                    proc.wait()
+                    return
+            if proc.returncode == 0:
                 self.ok += 1
 
 
@@ -529,6 +534,8 @@ EVENTS = [
     ("snapshot (.snap renamed into place)", "rename", "*.snap"),
     ("defrag (compacted copy renamed over db)", "rename", "db"),
     ("snapshot dir fsynced", "fsyncdir", "snap"),
+    ("WAL append, before its fdatasync", "write", "*.wal"),
+    ("LMDB page write (not synced: MDB_NOSYNC)", "write", "db"),
 ]
 
 
@@ -536,10 +543,16 @@ class Run:
     """A sequence of power-loss cycles on one data dir. `report` gets progress lines."""
 
     def __init__(self, seed, workdir, writers=3, min_run=1.0, max_run=6.0, snapshot_count=100,
-                 model="strict", keep=0.0, trace=False, report=print, extra=(), sync_after_bootstrap=False):
+                 model="strict", keep=0.0, keep_only=None, trace=False, report=print, extra=(),
+                 sync_after_bootstrap=False, aim=None):
         self.seed, self.workdir, self.writers = seed, workdir, writers
-        self.min_run, self.max_run, self.keep = min_run, max_run, keep
+        self.min_run, self.max_run, self.keep, self.keep_only = min_run, max_run, keep, keep_only
         self.sync_after_bootstrap = sync_after_bootstrap
+        # Only cuts aimed at events whose label contains `aim` (None: every kind of cut).
+        self.events = [e for e in EVENTS if aim is None or aim in e[0]]
+        if not self.events:
+            raise ValueError(f"no event matches {aim!r}: {[e[0] for e in EVENTS]}")
+        self.aim = aim
         self.report = report
         self.fs = LazyMount(workdir, model=model, trace=trace)
         self.data_dir = os.path.join(self.fs.mountpoint, "data")
@@ -548,7 +561,7 @@ class Run:
         self.model = Model()
         self.summary = {"seed": seed, "cycles": 0, "acked_checked": 0, "lost_writes": 0, "anomalies": 0,
                         "start_failures": 0, "failures": [], "scenarios": {}, "bytes_dropped": 0,
-                        "entries_dropped": 0, "torn_tail_repairs": 0, "defrags": 0, "ops": 0,
+                        "entries_dropped": 0, "torn_tail_repairs": 0, "wal_replays": 0, "entries_replayed": 0, "defrags": 0, "ops": 0,
                         "writes_acked": 0, "run_seconds": 0.0}
         self.cut_reports = []
 
@@ -581,12 +594,14 @@ class Run:
 
     def cycle(self, n):
         rng = random.Random(f"{self.seed}/{n}/cut")
-        scenario = rng.choices(["random", "event", "startup"], weights=[4, 5, 1])[0]
+        scenario = "event" if self.aim else rng.choices(["random", "event", "startup"], weights=[4, 5, 1])[0]
         label, detail = scenario, ""
         if scenario == "event":
-            label, op, glob = rng.choice(EVENTS)
+            label, op, glob = rng.choice(self.events)
             delay = rng.choice([0.0, rng.uniform(0.0, 0.05), rng.uniform(0.05, 0.8)])
-            count = rng.randint(1, 2)
+            if op == "write":
+                delay = 0.0  # right after the write, before whatever sync follows it
+            count = rng.randint(1, 2) if op != "write" else rng.randint(1, 400)
             self.fs.ctl(f"arm {op} {glob} {delay:.4f} {count}")
             detail = f"{op} {glob} +{delay:.3f}s (#{count})"
         elif scenario == "random":
@@ -630,10 +645,13 @@ class Run:
         stop.set()
         stats = self.fs.ctl("stats")
         self.member.kill()
-        cut = self.fs.ctl(f"power-cut keep={self.keep} seed={self.seed}-{n}")
+        cut = self.fs.ctl(f"power-cut keep={self.keep} seed={self.seed}-{n}" +
+                          (f" only={self.keep_only}" if self.keep_only else ""))
         self.member.wait_exit(60)
+        t_exited = time.time()
         for t in threads:
             t.join(timeout=120)
+        t_joined = time.time()
         self.fs.unmount()
         self.cut_reports.append(cut)
         if stats["counters"]["internal_errors"]:
@@ -658,10 +676,22 @@ class Run:
         t_ready = time.time()
         log = self.member.this_start_log(limit=200000)
         self.summary["torn_tail_repairs"] += log.count("repaired the WAL's torn tail")
+        for line in log.splitlines():
+            if '"restarting local member"' in line:
+                try:
+                    rec = json.loads(line)
+                    replayed = int(rec["commit-index"]) - int(rec["applied-index"])
+                except (ValueError, KeyError):
+                    continue
+                self.summary["wal_replays"] += replayed > 0
+                self.summary["entries_replayed"] += max(replayed, 0)
         acked = len(self.model.acked)
         lost, anomalies, checked = verify(self.member.endpoint, self.model, n, self.seed)
         t_done = time.time()
-        phases = f"cut {t_mount - t_cut:.1f}s, restart {t_ready - t_mount:.1f}s, check {t_done - t_ready:.1f}s"
+        phases = f"cut {t_mount - t_cut:.1f}s"
+        if t_mount - t_cut > 5:
+            phases += f" (server exit {t_exited - t_cut:.1f}s, clients {t_joined - t_exited:.1f}s, unmount {t_mount - t_joined:.1f}s)"
+        phases += f", restart {t_ready - t_mount:.1f}s, check {t_done - t_ready:.1f}s"
         self.summary["cycles"] += 1
         self.summary["acked_checked"] += checked
         self.summary["writes_acked"] += acked

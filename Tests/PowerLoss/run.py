@@ -3,6 +3,7 @@
 
     python3 Tests/PowerLoss/run.py --cycles 200 --seed 1234
     python3 Tests/PowerLoss/run.py --cycles 50 --keep 0.5      # torn cuts: keep half of the unsynced pages
+    python3 Tests/PowerLoss/run.py --cycles 50 --keep 0.5 --keep-only '*.wal'   # torn WAL tails only
     python3 Tests/PowerLoss/run.py --cycles 50 --model journal # ext4-like namespace durability
 
 Prints one line per cycle and a summary (cycles, acknowledged writes checked, lost writes);
@@ -37,6 +38,10 @@ def main():
     p.add_argument("--sync-after-first-start", action="store_true",
                    help="make everything durable once after swetcd's first start (works around the data "
                         "dir layout never being fsynced, to look for other bugs)")
+    p.add_argument("--keep-only", metavar="GLOB",
+                   help="with --keep: tear only files whose path matches GLOB (e.g. '*.wal'); the rest strict")
+    p.add_argument("--aim", metavar="TEXT",
+                   help="every cut aimed at a file-system event whose label contains TEXT (see powerloss.EVENTS)")
     p.add_argument("--go-on", action="store_true",
                    help="after swetcd fails to start, start over on an empty data dir instead of stopping")
     p.add_argument("--workdir", help="keep files here (default: a temporary dir, removed unless a cycle failed)")
@@ -54,8 +59,8 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     print(f"power-loss run: seed {seed}, {a.cycles} cycles, model {a.model}, keep {a.keep}, workdir {workdir}", flush=True)
     run = powerloss.Run(seed, workdir, writers=a.writers, max_run=a.max_run, snapshot_count=a.snapshot_count,
-                        model=a.model, keep=a.keep, trace=a.trace, report=lambda line: print(line, flush=True),
-                        sync_after_bootstrap=a.sync_after_first_start, extra=a.swetcd_flag)
+                        model=a.model, keep=a.keep, keep_only=a.keep_only, trace=a.trace, report=lambda line: print(line, flush=True),
+                        sync_after_bootstrap=a.sync_after_first_start, extra=a.swetcd_flag, aim=a.aim)
     started = time.time()
     try:
         summary = run.run(a.cycles, stop_on_start_failure=not a.go_on)
@@ -67,7 +72,8 @@ def main():
     print()
     print(f"summary (seed {seed}): {s['cycles']} cycles in {elapsed:.0f}s, {s['acked_checked']} acknowledged writes "
           f"checked, {s['lost_writes']} lost writes, {s['anomalies']} anomalies, {s['start_failures']} failed "
-          f"restarts; {s['torn_tail_repairs']} torn-tail repairs, {s['defrags']} defrags, {s['bytes_dropped']} "
+          f"restarts; {s['wal_replays']} restarts replayed {s['entries_replayed']} WAL entries past LMDB's "
+          f"durable point, {s['torn_tail_repairs']} torn-tail repairs, {s['defrags']} defrags, {s['bytes_dropped']} "
           f"unsynced bytes and {s['entries_dropped']} directory entries dropped by cuts; "
           f"{s['ops'] / max(s['run_seconds'], 1e-9):.0f} file-system ops/s while writing")
     print("scenarios: " + ", ".join(f"{k}: {v}" for k, v in sorted(s["scenarios"].items())))
