@@ -72,6 +72,8 @@ step "fuzz burst"
 Tests/fuzz.sh -runs=${FUZZ_RUNS:-200000} || failed+=("fuzz")
 step "fuzz burst: transport (gRPC/HTTP/2 input path)"
 Tests/fuzz-transport.sh -runs=${FUZZ_TRANSPORT_RUNS:-100000} || failed+=("fuzz transport")
+step "fuzz burst: apply path (log entries applied to fresh stores)"
+Tests/fuzz-apply.sh -runs=${FUZZ_APPLY_RUNS:-200000} || failed+=("fuzz apply")
 
 echo
 if [ ${#failed[@]} -eq 0 ]; then

@@ -1,0 +1,60 @@
+"""The one place that lists where swetcd may differ from etcd 3.5.16 in the differential fuzzer.
+
+UNIMPLEMENTED: methods swetcd answers with gRPC UNIMPLEMENTED today. The fuzzer sends them to
+swetcd only (several of them would change etcd's state in ways the run cannot follow, e.g.
+MemberAdd makes a one-member etcd lose its quorum) and counts the UNIMPLEMENTED answers apart
+from divergences. If swetcd ever answers one of them otherwise, the run says so ("newly
+implemented"), and for the methods in SAFE_ON_ETCD it also asks etcd and compares.
+
+KNOWN: deliberate differences. Each entry is a regular expression matched (re.search) against
+a divergence class name as the fuzzer prints it, and the reason swetcd differs on purpose.
+It starts empty: every divergence found is a bug until someone decides otherwise here.
+"""
+import re
+
+UNIMPLEMENTED = {
+    "Maintenance.Hash": "hash of the whole backend file; etcd's bbolt layout is not ours",
+    "Maintenance.Snapshot": "not implemented yet",
+    "Maintenance.Downgrade": "not implemented yet",
+    "Cluster.MemberAdd": "single member only for now",
+    "Cluster.MemberRemove": "single member only for now",
+    "Cluster.MemberUpdate": "single member only for now",
+    "Cluster.MemberPromote": "single member only for now",
+    "Auth.AuthEnable": "auth not implemented yet",
+    "Auth.AuthDisable": "auth not implemented yet",
+    "Auth.AuthStatus": "auth not implemented yet",
+    "Auth.Authenticate": "auth not implemented yet",
+    "Auth.UserAdd": "auth not implemented yet",
+    "Auth.UserGet": "auth not implemented yet",
+    "Auth.UserList": "auth not implemented yet",
+    "Auth.UserDelete": "auth not implemented yet",
+    "Auth.RoleAdd": "auth not implemented yet",
+    "Auth.RoleGet": "auth not implemented yet",
+    "Auth.RoleList": "auth not implemented yet",
+    "Lock.Lock": "v3lock service not implemented yet",
+    "Lock.Unlock": "v3lock service not implemented yet",
+    "Election.Campaign": "v3election service not implemented yet",
+    "Election.Proclaim": "v3election service not implemented yet",
+    "Election.Leader": "v3election service not implemented yet",
+    "Election.Observe": "v3election service not implemented yet",
+    "Election.Resign": "v3election service not implemented yet",
+}
+
+# Of those, the ones that are safe to send to etcd too (read-only there, or refused without
+# effect on a store without auth): compared once swetcd implements them.
+SAFE_ON_ETCD = {
+    "Maintenance.Hash", "Maintenance.Snapshot", "Auth.AuthStatus", "Auth.Authenticate", "Auth.UserGet",
+    "Auth.UserList", "Auth.RoleGet", "Auth.RoleList", "Election.Leader",
+}
+
+# Deliberate differences: {"match": regex on the class name, "reason": why}.
+KNOWN = [
+]
+
+
+def known_reason(cls):
+    """The reason a divergence class is a known deliberate difference, or None."""
+    for entry in KNOWN:
+        if re.search(entry["match"], cls):
+            return entry["reason"]
+    return None
