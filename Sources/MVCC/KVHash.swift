@@ -1,35 +1,56 @@
 import Storage
+import Synchronization
 
 /// etcd's `HashKV`: a CRC-32C over the key-value history up to a revision, computed exactly as
-/// etcd 3.4/3.5.1 does over its `key` bucket (`mvcc.store.HashByRev`), so that a swetcd member and
+/// etcd 3.5.16 does over its `key` bucket (`mvcc.unsafeHashByRev`), so that a swetcd member and
 /// an etcd member with the same history report the same number — which is what
-/// `etcdctl endpoint hashkv` and etcd's corruption check compare.
+/// `etcdctl endpoint hashkv` and etcd's corruption checks compare.
 ///
 /// What goes in, in backend order: the bucket name `key`, then for every stored revision up to
 /// `revision` its backend key (etcd's 17/18-byte revision key, which our `rev` table uses too) and
 /// its encoded `mvccpb.KeyValue`. Revisions at or below the compacted revision count only if they
 /// are the live version of their key at `revision` (etcd's `kvindex.Keep(revision)`), unless no
-/// key has a live version there.
+/// key has a live version there; a tombstone at exactly the compacted revision never counts
+/// (etcd ≤ 3.5.15 deleted it at compaction, later versions keep it; both hash the same).
 public struct KVHash: Equatable, Sendable {
     public var hash: UInt32
-    /// The store's current and compacted revisions when the hash was taken.
+    /// The revision the hash covers.
+    public var revision: Int64
+    /// The compacted revision the hash was taken against (etcd's `CompactRevision`).
+    public var compactRevision: Int64
+    /// The store's current revision when the hash was answered.
     public var currentRevision: Int64
-    public var compactedRevision: Int64
 }
 
 extension MVCCReadView {
     /// The hash of the history up to `revision` (0: the current revision). Reads every stored
     /// revision once; runs in this view's read transaction, so writes go on meanwhile.
     ///
-    /// - Throws: `MVCCError.compacted` at or below the compacted revision, `.futureRevision`
-    ///   above the current one (etcd's checks, in etcd's order).
+    /// - Throws: `MVCCError.compacted` below the compacted revision, `.futureRevision` above the
+    ///   current one (etcd's checks, in etcd's order).
     public func hashKV(revision requested: Int64) throws -> KVHash {
         let compacted = meta.compactedRevision
         let current = meta.currentRevision
-        if requested > 0 && requested <= compacted { throw MVCCError.compacted }
+        if requested > 0 && requested < compacted { throw MVCCError.compacted }
         if requested > 0 && requested > current { throw MVCCError.futureRevision }
         let revision = requested == 0 ? current : requested
+        let hash = try KVHasher.hash(txn: txn, tables: tables, revision: revision, compactRevision: compacted)
+        return KVHash(hash: hash, revision: revision, compactRevision: compacted, currentRevision: current)
+    }
+}
 
+extension MVCCWriteTxn {
+    /// etcd's compaction hash: the history up to `revision` as it stands before compacting to it,
+    /// against the previous compacted revision (what etcd stores for its compaction hash check).
+    func compactionHash(revision: Int64) throws -> KVHash {
+        let previous = meta.compactedRevision
+        let hash = try KVHasher.hash(txn: txn, tables: tables, revision: revision, compactRevision: previous)
+        return KVHash(hash: hash, revision: revision, compactRevision: previous, currentRevision: meta.currentRevision)
+    }
+}
+
+enum KVHasher {
+    static func hash(txn: LMDBTransaction, tables: MVCCTables, revision: Int64, compactRevision compacted: Int64) throws -> UInt32 {
         // etcd's Keep(revision): each key's newest revision at or below `revision`, if it is not
         // a tombstone. Only those at or below the compacted revision are needed for the filter.
         var keepAtOrBelowCompacted = Set<Revision>()
@@ -57,17 +78,46 @@ extension MVCCReadView {
         try txn.withCursor(tables.revisions) { cursor in
             var more = try cursor.first()
             while more {
-                guard let (rev, _) = RevisionKey.decode(cursor.key) else {
+                guard let (rev, tombstone) = RevisionKey.decode(cursor.key) else {
                     throw MVCCError.backend("malformed revision key in the rev table")
                 }
                 if rev.main > revision { break }
-                if rev.main > compacted || !anyKept || keepAtOrBelowCompacted.contains(rev) {
+                let counted = rev.main > compacted || !anyKept || keepAtOrBelowCompacted.contains(rev)
+                if counted && !(tombstone && rev.main == compacted) {
                     crc = CRC32C.update(crc, cursor.key)
                     crc = CRC32C.update(crc, cursor.value)
                 }
                 more = try cursor.next()
             }
         }
-        return KVHash(hash: crc, currentRevision: current, compactedRevision: compacted)
+        return crc
     }
+}
+
+/// The hashes taken at the last compactions (etcd's `hashStorage`), newest revisions kept. In
+/// memory only, as in etcd: `HashKV` for a revision that one of them covers answers it instead of
+/// hashing again (so it keeps the compacted revision it was taken against). Any thread.
+public final class CompactionHashes: Sendable {
+    /// etcd's `hashStorageMaxSize`.
+    public static let countMax = 10
+    private let hashes = Mutex<[KVHash]>([])
+
+    public init() {}
+
+    func store(_ new: [KVHash]) {
+        guard !new.isEmpty else { return }
+        hashes.withLock { list in
+            list.append(contentsOf: new)
+            list.sort { $0.revision < $1.revision }
+            if list.count > Self.countMax { list.removeFirst(list.count - Self.countMax) }
+        }
+    }
+
+    /// The stored hash taken for exactly `revision` (as requested: 0 matches a hash taken by a
+    /// compaction to revision 0, as in etcd), if any.
+    public func hash(forRequestedRevision revision: Int64) -> KVHash? {
+        hashes.withLock { list in list.first { $0.revision == revision } }
+    }
+
+    public var all: [KVHash] { hashes.withLock { $0 } }
 }

@@ -14,6 +14,8 @@ public final class MVCCStore: @unchecked Sendable {
     public let environment: LMDBEnvironment
     public let tables: MVCCTables
     private let committed: Mutex<MVCCMeta>
+    /// Hashes taken at the last compactions (see `hashKV`).
+    public let compactionHashes = CompactionHashes()
 
     public init(environment: LMDBEnvironment) throws {
         self.environment = environment
@@ -38,14 +40,25 @@ public final class MVCCStore: @unchecked Sendable {
     /// Apply thread only.
     public func write<R>(_ body: (inout MVCCWriteTxn) throws -> R) throws -> R {
         let tables = self.tables
-        let (result, meta) = try environment.write { txn in
+        let (result, meta, hashes) = try environment.write { txn in
             var writer = MVCCWriteTxn(txn: txn, tables: tables, meta: try MVCCMeta.load(txn, tables))
             let result = try body(&writer)
             try writer.flushMeta()
-            return (result, writer.meta)
+            return (result, writer.meta, writer.compactionHashes)
         }
         committed.withLock { $0 = meta }
+        compactionHashes.store(hashes)
         return result
+    }
+
+    /// etcd 3.5.16's `HashByRev`: a hash a compaction took for exactly this revision if there is
+    /// one (answered with the current revision), else the history hashed now.
+    public func hashKV(revision: Int64) throws -> KVHash {
+        if var stored = compactionHashes.hash(forRequestedRevision: revision) {
+            stored.currentRevision = meta.currentRevision
+            return stored
+        }
+        return try read { view in try view.hashKV(revision: revision) }
     }
 }
 

@@ -3,7 +3,9 @@ import Storage
 
 /// One change to the store, as watchers see it (an `mvccpb.Event`): for a put, the new version;
 /// for a delete, the key with `modRevision` set to the deleting revision (etcd's tombstone
-/// event). `prevKV` is the version it replaced, if any.
+/// event). `prevKV` is the key's version before the request that made this change (etcd's
+/// watch reads it at `modRevision - 1`), if any: a txn that puts a key and then deletes it gives
+/// both events the version from before the txn.
 public struct MVCCChange: Sendable, Equatable {
     public var kv: KeyValue
     public var isDelete: Bool
@@ -31,7 +33,12 @@ public struct MVCCWriteTxn {
     public private(set) var changes: [MVCCChange] = []
     /// Changes of every request in this batch, in order (the watch hub's input).
     public private(set) var batchChanges: [MVCCChange] = []
+    /// Hashes taken by this transaction's compactions; the store keeps them once it commits.
+    private(set) var compactionHashes: [KVHash] = []
     private var inRequest = false
+    /// The version before the current request of each key it changed; filled only from a
+    /// request's second change on (a single put never pays for it).
+    private var requestPrevious: [[UInt8]: KeyValue?] = [:]
     private var metaDirty = false
     /// The backend's write-call counter when the current request began.
     private var requestStartWriteCalls: UInt64 = 0
@@ -52,6 +59,7 @@ public struct MVCCWriteTxn {
         precondition(!inRequest, "beginRequest twice")
         inRequest = true
         changes.removeAll(keepingCapacity: true)
+        requestPrevious.removeAll(keepingCapacity: true)
         requestStartWriteCalls = txn.writeCalls
     }
 
@@ -123,7 +131,7 @@ public struct MVCCWriteTxn {
         }
         try txn.put(tables.revisions, RevisionKey.encode(rev), kv.serializedBytes())
         try txn.put(tables.history, stored, RevisionKey.historyEntry(rev, tombstone: false))
-        changes.append(MVCCChange(kv: kv, isDelete: false, prevKV: previous))
+        changes.append(MVCCChange(kv: kv, isDelete: false, prevKV: previousBeforeRequest(key, now: previous)))
         return previous
     }
 
@@ -138,9 +146,20 @@ public struct MVCCWriteTxn {
             try txn.put(tables.history, BackendKey.encode(old.key), RevisionKey.historyEntry(rev, tombstone: true))
             var event = tombstone
             event.modRevision = rev.main
-            changes.append(MVCCChange(kv: event, isDelete: true, prevKV: old))
+            changes.append(MVCCChange(kv: event, isDelete: true, prevKV: previousBeforeRequest(old.key, now: old)))
         }
         return live
+    }
+
+    /// `key`'s version before the current request, given `now`, its version before this change.
+    private mutating func previousBeforeRequest(_ key: [UInt8], now: KeyValue?) -> KeyValue? {
+        guard !changes.isEmpty else { return now }
+        if requestPrevious.isEmpty {
+            for c in changes where requestPrevious[c.kv.key] == nil { requestPrevious[c.kv.key] = .some(c.prevKV) }
+        }
+        if let recorded = requestPrevious[key] { return recorded }
+        requestPrevious[key] = .some(now)
+        return now
     }
 
     /// Server state kept beside the data (alarms, membership, ...), under `meta` keys that must
@@ -174,6 +193,7 @@ public struct MVCCWriteTxn {
         precondition(keysPerBatch > 0, "a compaction batch of no keys")
         if revision <= meta.compactedRevision { throw MVCCError.compacted }
         if revision > meta.currentRevision { throw MVCCError.futureRevision }
+        compactionHashes.append(try compactionHash(revision: revision))
         meta.compactedRevision = revision
         metaDirty = true
         return try Compactor(txn: txn, tables: tables, keysPerBatch: keysPerBatch).compact(to: revision)

@@ -152,3 +152,34 @@ import Testing
         #expect(try t.delete(String(repeating: "a", count: 700)) == 0)
     }
 }
+
+/// The previous version a change carries for watchers is the key's version before the request
+/// (etcd's watch reads it at `modRevision - 1`), even when the same request changed it earlier.
+@Suite struct ChangePreviousVersionTests {
+    @Test func aTxnThatPutsThenDeletesAKeyGivesBothChangesTheVersionFromBeforeTheTxn() throws {
+        let t = try TestStore()
+        try t.put("b", "old")
+        let changes = try t.request { txn -> [MVCCChange] in
+            let inTxn = try txn.put(key: Array("b".utf8), value: Array("new".utf8), lease: 0)
+            #expect(inTxn?.value == Array("old".utf8))
+            let deleted = try txn.deleteRange(KeyRange(key: Array("b".utf8), rangeEnd: [0]))
+            // What the request itself reads (and a DeleteRange's prev_kvs) is the txn's own write.
+            #expect(deleted.map(\.value) == [Array("new".utf8)])
+            return txn.changes
+        }
+        #expect(changes.count == 2)
+        #expect(changes.allSatisfy { $0.prevKV?.value == Array("old".utf8) && $0.prevKV?.modRevision == 2 })
+    }
+
+    @Test func aKeyCreatedAndDeletedInOneTxnHasNoPreviousVersion() throws {
+        let t = try TestStore()
+        try t.put("a", "1")
+        let changes = try t.request { txn -> [MVCCChange] in
+            try txn.put(key: Array("a".utf8), value: Array("2".utf8), lease: 0)
+            try txn.put(key: Array("c".utf8), value: Array("x".utf8), lease: 0)
+            _ = try txn.deleteRange(KeyRange(key: Array("c".utf8), rangeEnd: []))
+            return txn.changes
+        }
+        #expect(changes.map { $0.prevKV?.value } == [Array("1".utf8), nil, nil])
+    }
+}

@@ -10,7 +10,8 @@ struct ClusterMaintenanceService {
         let server = self.server
         ServiceSupport.unary(&router, "/etcdserverpb.Cluster/MemberList", MemberListRequest.self) { (_, _, done: @escaping @Sendable (Result<MemberListResponse, EtcdError>) -> Void) in
             var response = MemberListResponse()
-            response.header = server.header(revision: server.currentRevision())
+            // etcd's cluster server fills cluster, member and term, not the revision.
+            response.header = server.header(revision: 0)
             response.members = [server.selfMember()]
             done(.success(response))
         }
@@ -19,7 +20,7 @@ struct ClusterMaintenanceService {
             case .get?, nil:
                 var response = AlarmResponse()
                 response.header = server.header(revision: server.currentRevision())
-                response.alarms = server.alarms.get(request.alarm ?? .none)
+                response.alarms = server.alarms.get(rawType: request.alarmRaw)
                 done(.success(response))
             case .activate?, .deactivate?:
                 var raftRequest = InternalRaftRequest()
@@ -35,11 +36,8 @@ struct ClusterMaintenanceService {
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Defragment", DefragmentRequest.self) { (_, _, done: @escaping @Sendable (Result<DefragmentResponse, EtcdError>) -> Void) in
             server.defragment { result in
-                done(result.map {
-                    var response = DefragmentResponse()
-                    response.header = server.header(revision: server.currentRevision())
-                    return response
-                })
+                // etcd answers an empty DefragmentResponse (no header).
+                done(result.map { DefragmentResponse() })
             }
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/HashKV", HashKVRequest.self) { (request, _, done: @escaping @Sendable (Result<HashKVResponse, EtcdError>) -> Void) in
@@ -49,7 +47,7 @@ struct ClusterMaintenanceService {
                     response.header = server.header(revision: hashed.currentRevision)
                     response.hash = hashed.hash
                     // etcd's compactMainRev starts at -1: never compacted.
-                    response.compactRevision = hashed.compactedRevision
+                    response.compactRevision = hashed.compactRevision
                     return response
                 })
             }
@@ -61,9 +59,8 @@ struct ClusterMaintenanceService {
                 done(.failure(.badLeaderTransferee))
                 return
             }
-            var response = MoveLeaderResponse()
-            response.header = server.header(revision: server.currentRevision())
-            done(.success(response))
+            // etcd answers an empty MoveLeaderResponse (no header).
+            done(.success(MoveLeaderResponse()))
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
             done(.success(server.status()))
@@ -87,7 +84,8 @@ struct HealthService {
                 responder.fail(ServiceSupport.decodeFailure(error))
                 return
             }
-            guard request.service.isEmpty || request.service == "etcdserverpb.KV" else {
+            // etcd registers only the empty service name.
+            guard request.service.isEmpty else {
                 responder.fail(GRPCStatus(.notFound, "unknown service"))
                 return
             }

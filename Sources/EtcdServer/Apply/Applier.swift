@@ -64,9 +64,16 @@ struct Applier {
             }
             return .alarm(response)
         }
-        // With NOSPACE raised, etcd's applier refuses everything that can grow the store.
-        if alarms.noSpace && (request.put != nil || request.leaseGrant != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false)) {
-            throw EtcdError.noSpace
+        // Raised alarms restrict writes (etcd's corrupt and capped appliers), as of this
+        // transaction: an alarm raised earlier in the same batch counts.
+        let grows = request.put != nil || request.leaseGrant != nil || (request.txn.map { KVApplier.hasPut($0) } ?? false)
+        let writes = grows || request.deleteRange != nil || request.txn != nil || request.compaction != nil || request.leaseRevoke != nil
+        if writes {
+            switch try AlarmStore.restriction(txn) {
+            case .corrupt: throw EtcdError.corrupt
+            case .capped where grows: throw EtcdError.noSpace
+            case .capped, .none: break
+            }
         }
         if let put = request.put {
             return .put(try KVApplier.put(put, in: &txn, leases: leaseIndex))

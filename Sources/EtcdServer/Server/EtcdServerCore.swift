@@ -180,7 +180,7 @@ final class EtcdServerCore: Sendable {
         let store = self.store
         Self.maintenanceQueue.async {
             do {
-                done(.success(try store.read { view in try view.hashKV(revision: revision) }))
+                done(.success(try store.hashKV(revision: revision)))
             } catch let error as MVCCError {
                 done(.failure(EtcdError(error)))
             } catch {
@@ -212,8 +212,7 @@ final class EtcdServerCore: Sendable {
         response.raftIndex = meta.appliedIndex
         response.raftTerm = raft.term
         response.raftAppliedIndex = meta.appliedIndex
-        response.errors = alarms.get(.none).map { "memberID:\($0.memberID) alarm:\($0.alarm.map { "\($0)".uppercased() } ?? "NONE") " }
-        response.dbSizeQuota = config.effectiveQuotaBackendBytes
+        response.errors = alarms.get(.none).map(\.compactText)
         return response
     }
 }

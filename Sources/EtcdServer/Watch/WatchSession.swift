@@ -24,6 +24,10 @@ final class SessionWatch {
     var sentSinceProgress = false
     /// Cancelled or compacted: anything still in flight for it is dropped.
     var removed = false
+    /// Its start revision was compacted: it was answered with the compact revision and left the
+    /// hub, but (as in etcd's watch stream) its ID stays taken until the client cancels it, and
+    /// the stream is not synced while it is there.
+    var compacted = false
 
     init(id: Int64, spec: WatchSpec) {
         self.id = id
@@ -56,7 +60,6 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
     /// Deliveries queued by the hub (under its lock) and not yet handed to the event loop.
     private var queued: [WatchDelivery] = []
     private var nextWatchID: Int64 = 0
-    private var progressRequested = false
     private var closed = false
     private let congested = Atomic<Bool>(false)
 
@@ -167,19 +170,14 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         response.watchID = watchID
         response.canceled = true
         send(response)
-        answerProgressIfSynced()
     }
 
-    /// etcd 3.5: answered (watch ID -1, header revision = progress) only once every watcher of
-    /// the stream is synced, so the revision is a promise about all of them.
+    /// etcd 3.5.16 (`progressIfSync`): answered (watch ID -1, header revision = progress) only
+    /// when the stream has watchers and every one of them is synced right now, so the revision
+    /// is a promise about all of them; otherwise the request is dropped, not deferred. A
+    /// compacted watcher the client has not cancelled is never synced.
     private func progressRequest() {
-        progressRequested = true
-        answerProgressIfSynced()
-    }
-
-    private func answerProgressIfSynced() {
-        guard progressRequested, hub.allSynced(session: id) else { return }
-        progressRequested = false
+        guard !watches.isEmpty, !watches.values.contains(where: \.compacted), hub.allSynced(session: id) else { return }
         var response = WatchResponse()
         response.header = server.header(revision: hub.publishedRevision)
         response.watchID = -1
@@ -260,7 +258,6 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         eventLoop.execute {
             guard !self.closed, !w.removed else { return }
             w.lagging = false
-            self.answerProgressIfSynced()
         }
     }
 
@@ -268,11 +265,11 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         eventLoop.execute {
             guard !self.closed, !w.removed else { return }
             w.removed = true
+            w.compacted = true
             // etcd's compacted response carries no revision of its own (header revision 0), and
-            // its stream marks it canceled only when the compact revision is not 0; after a
-            // Compact(0) the watcher is gone from the store but still known to the stream, so
-            // a later cancel of its ID is answered.
-            if compactRevision != 0 { self.watches[w.id] = nil }
+            // its stream marks it canceled only when the compact revision is not 0. The watcher
+            // is gone from the store but still known to the stream: its ID stays taken and a
+            // later cancel of it is answered.
             var response = WatchResponse()
             response.header = self.server.header(revision: 0)
             response.watchID = w.id
