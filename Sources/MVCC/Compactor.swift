@@ -40,8 +40,11 @@ public struct Compactor {
                     lastKey = key
                     if try cursor.seekDup(key: key, atOrAfter: seekEntry) {
                         var entries: [[UInt8]] = []
-                        let (_, tombstone) = RevisionKey.decodeHistoryEntry(cursor.value)
-                        if tombstone { entries.append(cursor.valueBytes) }
+                        // The key's latest revision at `revision` stays unless it is a tombstone
+                        // older than `revision`; a tombstone at exactly `revision` stays too, so
+                        // a watch from `revision` still sees that delete (etcd 3.5.16, issue 18089).
+                        let (latest, tombstone) = RevisionKey.decodeHistoryEntry(cursor.value)
+                        if tombstone && latest.main != revision { entries.append(cursor.valueBytes) }
                         while try cursor.nextDup() {
                             entries.append(cursor.valueBytes)
                         }

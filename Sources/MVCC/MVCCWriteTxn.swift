@@ -187,8 +187,8 @@ public struct MVCCWriteTxn {
     }
 
     /// Compacts the history up to `revision`: every revision ≤ `revision` that is not the latest
-    /// of its key at `revision`, and every tombstone that is, is removed. Reads below `revision`
-    /// then fail with ErrCompacted.
+    /// of its key at `revision`, and every tombstone that is (unless it is at `revision` itself),
+    /// is removed. Reads below `revision` then fail with ErrCompacted.
     public mutating func compact(to revision: Int64, keysPerBatch: Int = Compactor.defaultKeysPerBatch) throws -> MVCCCompactionStats {
         precondition(keysPerBatch > 0, "a compaction batch of no keys")
         if revision <= meta.compactedRevision { throw MVCCError.compacted }

@@ -78,7 +78,8 @@ struct Options {
                 clientCertAuth: peerClientCertAuth, crlFile: peerCRLFile.isEmpty ? nil : peerCRLFile,
                 cipherSuites: cipherSuites,
                 allowedCommonName: peerCertAllowedCN.isEmpty ? nil : peerCertAllowedCN,
-                allowedHostname: peerCertAllowedHostname.isEmpty ? nil : peerCertAllowedHostname)
+                allowedHostname: peerCertAllowedHostname.isEmpty ? nil : peerCertAllowedHostname,
+                endpoint: .peer)
         }
     }
 }

@@ -90,11 +90,14 @@ import Testing
         _ = try t.delete("b")  // 5
         try t.put("c", "1")  // 6
         let stats = try t.store.write { txn in try txn.compact(to: 5) }
-        // a@2 (superseded), b@4 (superseded by the tombstone), b's tombstone@5.
-        #expect(stats.revisionsRemoved == 3)
+        // a@2 (superseded), b@4 (superseded by the tombstone); b's tombstone@5 is at the
+        // compacted revision itself and stays (etcd 3.5.16).
+        #expect(stats.revisionsRemoved == 2)
         #expect(s(try t.range("a", rev: 5).kvs[0].value) == "2")
         #expect(try t.range("b", rev: 5).count == 0)
         #expect(try t.range("a", "z", rev: 6).count == 2)
+        // Compacting past it removes the tombstone.
+        #expect(try t.store.write { txn in try txn.compact(to: 6) }.revisionsRemoved == 1)
     }
 
     @Test func stateSurvivesReopeningWithoutAScan() throws {
@@ -181,5 +184,25 @@ import Testing
             return txn.changes
         }
         #expect(changes.map { $0.prevKV?.value } == [Array("1".utf8), nil, nil])
+    }
+}
+
+/// etcd 3.5.16 keeps a tombstone at exactly the compacted revision (etcd issue 18089): a watch
+/// from that revision must still see the delete.
+@Suite struct CompactionKeepsTheTombstoneAtItsRevisionTests {
+    @Test func theDeleteAtTheCompactedRevisionIsStillInTheHistory() throws {
+        let t = try TestStore()
+        for v in ["v2", "v3", "v4"] { try t.put("k", v) }
+        #expect(try t.delete("k") == 1)  // revision 5
+        try t.put("k", "v6")
+        try t.store.write { txn in _ = try txn.compact(to: 5) }
+        let batch = try t.store.read { try $0.history(from: 5, to: 6, limit: 100, withPrevKV: true) }
+        #expect(batch.changes.map(\.isDelete) == [true, false])
+        #expect(batch.changes.map(\.kv.modRevision) == [5, 6])
+        #expect(batch.changes[1].kv.value == Array("v6".utf8))
+        // A later compaction past it removes it.
+        try t.store.write { txn in _ = try txn.compact(to: 6) }
+        #expect(try t.store.read { try $0.history(from: 6, to: 6, limit: 100, withPrevKV: false) }.changes.count == 1)
+        #expect(try t.range("k").kvs.map(\.value) == [Array("v6".utf8)])
     }
 }

@@ -160,6 +160,10 @@ public final class EtcdServer: @unchecked Sendable {
         // HTTP-only listeners: --listen-metrics-urls (/health, /livez, /readyz, /version, as
         // kubeadm's probes use them) and --listen-client-http-urls.
         for url in config.listenMetricsURLs + config.listenClientHTTPURLs {
+            if url.isTLS && clientTLS == nil && config.listenMetricsURLs.contains(url) {
+                // etcd's `ErrMissingClientTLSInfoForMetricsURL`, word for word.
+                throw TLSError.configuration("client TLS key/cert (--cert-file, --key-file) must be provided for metrics secure url")
+            }
             let channel = try transport.bind(url, tls: url.isTLS ? clientTLS : nil, serving: .httpOnly).wait()
             channels.append(channel)
             logger.info(config.listenMetricsURLs.contains(url) ? "serving metrics" : "serving client traffic over HTTP", metadata: ["address": "\(url)"])

@@ -2,14 +2,26 @@
 /// `--trusted-ca-file`, `--client-cert-auth`, `--client-crl-file`, `--cipher-suites`, and the
 /// `--peer-*` set for the peer port).
 public struct TLSConfiguration: Sendable, Equatable {
+    /// Which listener this secures; named in the log line of a rejected handshake, as etcd's
+    /// "rejected connection on client endpoint" / "... on peer endpoint".
+    public enum Endpoint: String, Sendable, Equatable {
+        case client
+        case peer
+    }
+
+    public var endpoint: Endpoint = .client
     public var certificateFile: String
     public var keyFile: String
     public var trustedCAFile: String?
-    /// Require and verify a client certificate signed by the trusted CA.
+    /// Require and verify a client certificate signed by the trusted CA. As in etcd
+    /// (`TLSInfo.ServerConfig`), a trusted CA file alone requires one too.
     public var clientCertAuth: Bool
     public var crlFile: String?
     /// Go cipher-suite names (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, ...), empty for defaults.
     public var cipherSuites: [String]
+    /// Whether a client certificate is required and verified: `--client-cert-auth`, or a
+    /// trusted CA file (etcd requires one whenever it has a CA to check it against).
+    public var requiresClientCertificate: Bool { clientCertAuth || !(trustedCAFile ?? "").isEmpty }
     /// `--peer-cert-allowed-cn` / `--client-cert-allowed-cn`: the client certificate's CN must equal this.
     public var allowedCommonName: String?
     /// `--client-cert-allowed-hostname` / `--peer-cert-allowed-hostname`: the client
@@ -21,7 +33,9 @@ public struct TLSConfiguration: Sendable, Equatable {
     public var maxVersion: TLSVersion? = nil
 
     public init(certificateFile: String, keyFile: String, trustedCAFile: String? = nil, clientCertAuth: Bool = false,
-                crlFile: String? = nil, cipherSuites: [String] = [], allowedCommonName: String? = nil, allowedHostname: String? = nil) {
+                crlFile: String? = nil, cipherSuites: [String] = [], allowedCommonName: String? = nil, allowedHostname: String? = nil,
+                endpoint: Endpoint = .client) {
+        self.endpoint = endpoint
         self.certificateFile = certificateFile
         self.keyFile = keyFile
         self.trustedCAFile = trustedCAFile

@@ -34,7 +34,7 @@ public final class TLSContext: @unchecked Sendable {
             }
             if let list = SSL_load_client_CA_file(ca) { SSL_CTX_set_client_CA_list(ctx, list) }
         }
-        if configuration.clientCertAuth {
+        if configuration.requiresClientCertificate {
             COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT)
         } else {
             COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE)

@@ -149,7 +149,7 @@ final class TLSHandler: ChannelDuplexHandler {
             // The alert for the client (e.g. bad certificate) is in the write BIO: send it first.
             flushCiphertext(context: context, promise: nil)
             logger.warning(
-                "rejected connection",
+                "rejected connection on \(tlsContext.configuration.endpoint.rawValue) endpoint",
                 metadata: ["remote-addr": "\(context.remoteAddress.map { "\($0)" } ?? "")", "error": "\(reason)"])
             state = .closed
             failPendingWrites()
