@@ -219,7 +219,7 @@ enum Flags {
         unsupported("discovery-srv", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "DNS domain used to bootstrap initial cluster.")
         unsupported("discovery-srv-name", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "Service name to query when using DNS discovery.")
         peerOnly("strict-reconfig-check", .boolean, "Reject reconfiguration requests that would cause quorum loss.")
-        peerOnly("pre-vote", .boolean, "Enable to run an additional Raft election phase.")
+        bool("pre-vote", "Enable to run an additional Raft election phase.") { $0.config.preVote = $1 }
         string("auto-compaction-retention", "Auto compaction retention length. 0 means disable auto compaction.") { $0.autoCompactionRetention = $1 }
         p.add("auto-compaction-mode", .value, "Interpret 'auto-compaction-retention' one of: periodic|revision.") { (o: inout Options, v: String) throws(E) in
             guard v == "periodic" || v == "revision" else { throw E("unknown auto-compaction-mode \"\(v)\"") }

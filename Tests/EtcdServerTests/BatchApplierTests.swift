@@ -22,7 +22,7 @@ import Testing
             store = try MVCCStore(environment: env)
             let leaseStore = try LeaseStore(store: store)
             let lessor = Lessor(minTTLSeconds: 2, clock: ManualLeaseClock())
-            let applier = Applier(logger: Logger(label: "test"), confState: ConfState(voters: [1]), alarms: try AlarmStore(store: store),
+            let applier = Applier(logger: Logger(label: "test"), alarms: try AlarmStore(store: store),
                                   leases: LeaseApplier(store: leaseStore, lessor: lessor))
             batches = BatchApplier(store: store, applier: applier, logger: Logger(label: "test"))
         }
@@ -33,7 +33,7 @@ import Testing
         }
 
         func apply(_ entries: [Entry]) throws -> [Result<ApplyResult, EtcdError>] {
-            try batches.apply(entries, proposals: Array(repeating: nil, count: entries.count)).results
+            try batches.apply(entries).results
         }
 
         func keys() throws -> [String] {

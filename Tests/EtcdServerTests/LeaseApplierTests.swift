@@ -39,7 +39,7 @@ final class ManualLeaseClock: LeaseClock {
             let leaseStore = try LeaseStore(store: store)
             let lessor = Lessor(minTTLSeconds: minTTL, clock: clock)
             lessor.recover(try store.read { try leaseStore.records(in: $0.backend) })
-            let applier = Applier(logger: Logger(label: "test"), confState: ConfState(voters: [1]), alarms: try AlarmStore(store: store),
+            let applier = Applier(logger: Logger(label: "test"), alarms: try AlarmStore(store: store),
                                   leases: LeaseApplier(store: leaseStore, lessor: lessor))
             return (env, store, leaseStore, lessor, applier)
         }

@@ -12,6 +12,8 @@ import grpc_stubs
 
 KILLS = int(os.environ.get("CRASH_KILLS", "25"))
 IN_FLIGHT = 32
+# The check reads every key written so far in one Range: more than gRPC's default 4 MiB.
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 256 << 20)]
 
 
 def writer(stub, rpc_pb2, prefix, acked, stop):
@@ -64,7 +66,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_put(swetcd):
         acked.extend(round_acked)
         server.start()
 
-        channel = grpc.insecure_channel(server.endpoint.replace("http://", ""))
+        channel = grpc.insecure_channel(server.endpoint.replace("http://", ""), options=CHANNEL_OPTIONS)
         stub = rpc_pb2_grpc.KVStub(channel)
         status = rpc_pb2_grpc.MaintenanceStub(channel).Status(rpc_pb2.StatusRequest())
         stored = {kv.key: kv for kv in stub.Range(rpc_pb2.RangeRequest(key=b"r", range_end=b"s")).kvs}

@@ -1,8 +1,8 @@
 import EtcdProto
 import Transport
 
-/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment, HashKV, MoveLeader)
-/// for the single member; the other methods answer UNIMPLEMENTED through the router until they exist.
+/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment,
+/// HashKV, MoveLeader); the other methods answer UNIMPLEMENTED through the router until they exist.
 struct ClusterMaintenanceService {
     let server: EtcdServerCore
 
@@ -12,7 +12,7 @@ struct ClusterMaintenanceService {
             var response = MemberListResponse()
             // etcd's cluster server fills cluster, member and term, not the revision.
             response.header = server.header(revision: 0)
-            response.members = [server.selfMember()]
+            response.members = server.members()
             done(.success(response))
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Alarm", AlarmRequest.self) { (request, _, done: @escaping @Sendable (Result<AlarmResponse, EtcdError>) -> Void) in
@@ -53,14 +53,16 @@ struct ClusterMaintenanceService {
             }
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self) { (request, _, done: @escaping @Sendable (Result<MoveLeaderResponse, EtcdError>) -> Void) in
-            // etcd: a transferee that is not a voting member is refused; moving leadership to
-            // the member that already leads succeeds at once. With one member, that is all.
-            guard request.targetID == server.identity.memberID else {
-                done(.failure(.badLeaderTransferee))
-                return
+            // etcd: only the leader moves leadership; a transferee that is not a voting member is
+            // refused; moving it to the member that already leads succeeds at once.
+            guard server.raft.leaderID == server.identity.memberID else { return done(.failure(.notLeader)) }
+            guard let target = server.membership.current.members[request.targetID], !target.isLearner else {
+                return done(.failure(.badLeaderTransferee))
             }
-            // etcd answers an empty MoveLeaderResponse (no header).
-            done(.success(MoveLeaderResponse()))
+            server.raft.transferLeadership(to: target.id) { result in
+                // etcd answers an empty MoveLeaderResponse (no header).
+                done(result.map { MoveLeaderResponse() })
+            }
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
             done(.success(server.status()))

@@ -52,6 +52,7 @@ public enum EtcdError: Error, Equatable, Sendable {
     case timeoutDueToLeaderFail
     case timeoutDueToConnectionLost
     case timeoutWaitAppliedIndex
+    case timeoutLeaderTransfer
     case unhealthy
     case corrupt
     case badLeaderTransferee
@@ -116,6 +117,7 @@ public enum EtcdError: Error, Equatable, Sendable {
         case .timeoutDueToLeaderFail: return (.unavailable, "etcdserver: request timed out, possibly due to previous leader failure")
         case .timeoutDueToConnectionLost: return (.unavailable, "etcdserver: request timed out, possibly due to connection lost")
         case .timeoutWaitAppliedIndex: return (.unavailable, "etcdserver: request timed out, waiting for the applied index took too long")
+        case .timeoutLeaderTransfer: return (.deadlineExceeded, "etcdserver: request timed out, leader transfer took too long")
         case .unhealthy: return (.unavailable, "etcdserver: unhealthy cluster")
         case .corrupt: return (.dataLoss, "etcdserver: corrupt cluster")
         case .badLeaderTransferee: return (.failedPrecondition, "etcdserver: bad leader transferee")

@@ -13,14 +13,15 @@ struct HTTPEndpoints: HTTPRequestHandler {
         switch request.path {
         case "/health":
             guard request.method == "GET" else { return respond(Self.methodNotAllowed) }
-            let health = checks.health(excludedAlarms: Set(request.queryValues("exclude")),
-                                       serializable: request.queryValue("serializable") == "true")
-            let json = "{\"health\":\"\(health.healthy)\",\"reason\":\"\(Self.jsonEscaped(health.reason))\"}"
-            // Go's http.Error for a failure (text/plain, a trailing newline); the JSON alone on
-            // success (which Go sniffs as text/plain too).
-            respond(health.healthy ? .text(200, json) : Self.goError(503, json))
+            checks.health(excludedAlarms: Set(request.queryValues("exclude")),
+                          serializable: request.queryValue("serializable") == "true") { health in
+                let json = "{\"health\":\"\(health.healthy)\",\"reason\":\"\(Self.jsonEscaped(health.reason))\"}"
+                // Go's http.Error for a failure (text/plain, a trailing newline); the JSON alone on
+                // success (which Go sniffs as text/plain too).
+                respond(health.healthy ? .text(200, json) : Self.goError(503, json))
+            }
         case "/version":
-            respond(.json(200, "{\"etcdserver\":\"\(EtcdVersion.server)\",\"etcdcluster\":\"\(EtcdVersion.cluster)\"}"))
+            respond(.json(200, Self.versionJSON(server)))
         default:
             guard let (registry, only) = HealthChecks.Registry.route(request.path) else {
                 return respond(.text(404, "404 page not found\n"))
@@ -31,12 +32,20 @@ struct HTTPEndpoints: HTTPRequestHandler {
                 let excluded = Set(request.queryValues("exclude").filter { !$0.isEmpty })
                 names.removeAll { excluded.contains($0) }
             }
-            let (ok, reason) = checks.run(names)
-            if !ok { return respond(Self.goError(503, reason)) }
-            var response = HTTPResponse.text(200, (request.hasQueryKey("verbose") ? reason : "") + "ok\n")
-            response.headers.append(("x-content-type-options", "nosniff"))
-            respond(response)
+            let verbose = request.hasQueryKey("verbose")
+            checks.run(names) { ok, reason in
+                if !ok { return respond(Self.goError(503, reason)) }
+                var response = HTTPResponse.text(200, (verbose ? reason : "") + "ok\n")
+                response.headers.append(("x-content-type-options", "nosniff"))
+                respond(response)
+            }
         }
+    }
+
+    /// `{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}`; "not_decided" until the cluster version
+    /// is set, as etcd answers.
+    static func versionJSON(_ server: EtcdServerCore) -> String {
+        "{\"etcdserver\":\"\(EtcdVersion.server)\",\"etcdcluster\":\"\(server.membership.current.clusterVersion ?? "not_decided")\"}"
     }
 
     static let methodNotAllowed: HTTPResponse = {

@@ -1,9 +1,11 @@
 import EtcdProto
 import MVCC
+import NIOCore
 import Transport
 
 /// `etcdserverpb.KV`: Range and read-only Txn are served from an LMDB snapshot on the calling
-/// event loop; Put, DeleteRange, write Txn and Compact go through the log.
+/// event loop (a linearizable one once a ReadIndex round says this member is up to date);
+/// Put, DeleteRange, write Txn and Compact go through the log.
 struct KVService {
     let server: EtcdServerCore
 
@@ -11,8 +13,10 @@ struct KVService {
 
     func register(_ router: inout GRPCRouter) {
         let server = self.server
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self, server: server) { (request, _, done: @escaping Done<RangeResponse>) in
-            done(server.range(request))
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self, server: server) { (request, context, done: @escaping Done<RangeResponse>) in
+            Self.whenReadable(server, serializable: request.serializable, on: context.eventLoop, done) {
+                done(server.range(request))
+            }
         }
         ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self, server: server) { (request, _, done: @escaping Done<PutResponse>) in
             if let error = Self.validate({ try RequestValidation.check(request) }) { return done(.failure(error)) }
@@ -32,12 +36,15 @@ struct KVService {
                 return response
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self, server: server) { (request, _, done: @escaping Done<TxnResponse>) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Txn", TxnRequest.self, server: server) { (request, context, done: @escaping Done<TxnResponse>) in
             if let error = Self.validate({ try RequestValidation.check(request, maxTxnOps: server.config.maxTxnOps) }) {
                 return done(.failure(error))
             }
             if KVApplier.isReadOnly(request) {
-                return done(server.readOnlyTxn(request))
+                // etcd: a read-only txn is linearizable unless every range in it is serializable.
+                return Self.whenReadable(server, serializable: KVApplier.isSerializable(request), on: context.eventLoop, done) {
+                    done(server.readOnlyTxn(request))
+                }
             }
             var raftRequest = InternalRaftRequest()
             raftRequest.txn = request
@@ -52,6 +59,21 @@ struct KVService {
             Self.propose(server, raftRequest, done) { applied in
                 guard case .compaction(let response) = applied else { return nil }
                 return response
+            }
+        }
+    }
+
+    /// Runs `read` on `eventLoop` once the server may serve the read (see
+    /// `EtcdServerCore.whenReadable`), or answers with why it may not.
+    private static func whenReadable<R>(
+        _ server: EtcdServerCore, serializable: Bool, on eventLoop: any EventLoop, _ done: @escaping Done<R>,
+        _ read: @escaping @Sendable () -> Void
+    ) {
+        server.whenReadable(serializable: serializable) { ready in
+            switch ready {
+            case .failure(let error): done(.failure(error))
+            case .success where eventLoop.inEventLoop: read()
+            case .success: eventLoop.execute(read)
             }
         }
     }

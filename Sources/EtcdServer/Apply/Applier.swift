@@ -9,28 +9,54 @@ import MVCC
 /// check that keeps the arithmetic and the backend safe is made here too.
 struct Applier {
     let logger: Logger
-    /// The membership recorded in snapshots.
-    var confState: ConfState
     let alarms: AlarmStore
     /// Lease requests, and the lease side of KV writes (`LeaseStore`).
     let leases: LeaseApplier
     /// `--experimental-compaction-batch-limit`: keys examined per compaction batch.
     var compactionBatchLimit = 1000
 
-    func apply(entry: Entry, proposal: Proposal?, txn: inout MVCCWriteTxn) throws -> Result<ApplyResult, EtcdError> {
-        guard entry.type == .normal, !entry.data.isEmpty else { return .success(.none) }
-        let request: InternalRaftRequest
-        if let proposal {
-            request = proposal.request
-        } else {
-            do {
-                request = try InternalRaftRequest(serializedBytes: entry.data)
-            } catch {
-                logger.error("cannot decode a log entry", metadata: ["index": "\(entry.index)", "error": "\(error)"])
-                return .failure(.other("cannot decode log entry"))
+    /// Applies one committed entry (decoded: `CommittedEntry`) inside the batch's transaction.
+    func apply(_ entry: CommittedEntry, index: UInt64, txn: inout MVCCWriteTxn) throws -> Result<ApplyResult, EtcdError> {
+        switch entry {
+        case .empty:
+            return .success(.none)
+        case .request(let request):
+            if let v2 = request.v2 {
+                try MembershipApplier.apply(v2, txn: txn)
+                return .success(.membership)
             }
+            if let set = request.clusterMemberAttrSet, let attributes = set.memberAttributes {
+                try MembershipApplier.applyAttributes(
+                    memberID: set.memberID, MemberAttributes(name: attributes.name, clientURLs: attributes.clientURLs), txn: txn)
+                return .success(.membership)
+            }
+            if let set = request.clusterVersionSet {
+                try MembershipApplier.applyClusterVersion(set.ver, txn: txn)
+                return .success(.membership)
+            }
+            return try apply(request, txn: &txn)
+        case .v2(let request):
+            try MembershipApplier.apply(request, txn: txn)
+            return .success(.membership)
+        case .confChange(let cc):
+            let (applied, refusal) = try MembershipApplier.apply(cc, txn: txn)
+            if let refusal {
+                logger.warning("refused a configuration change", metadata: [
+                    "index": "\(index)", "type": "\(cc.type.map { $0.etcdName } ?? "\(cc.typeRaw)")",
+                    "member-id": "\(String(cc.nodeID, radix: 16))", "error": "\(refusal.status.message)",
+                ])
+            }
+            return .success(.confChange(applied, refusal: refusal))
+        case .confChangeV2:
+            // Joint consensus: etcd 3.5 never proposes it, and membership (from which raft's
+            // configuration is restored at start-up) could not follow it; every member applies it
+            // as a no-op, raft included.
+            logger.warning("ignored a joint-consensus configuration change", metadata: ["index": "\(index)"])
+            return .success(.none)
+        case .undecodable(let why):
+            logger.error("cannot decode a log entry", metadata: ["index": "\(index)", "reason": "\(why)"])
+            return .failure(.other("etcdserver: cannot decode log entry"))
         }
-        return try apply(request, txn: &txn)
     }
 
     /// Applies one request inside the batch's transaction. Client-caused failures (etcd's

@@ -22,11 +22,12 @@ struct BatchApplier {
         var changes: [MVCCChange]
     }
 
-    /// Applies `entries` (`proposals[i]` proposed `entries[i]`, or nil when it came from the
-    /// log) and marks the last one applied. Throws only what the backend throws; the caller
-    /// decides whether that is a stall to retry or fatal.
-    func apply(_ entries: [Entry], proposals: [Proposal?]) throws -> Outcome {
-        precondition(entries.count == proposals.count, "one proposal slot per entry")
+    /// Applies `entries` (decoded as `decoded`, or here when nil) and marks the last one applied.
+    /// Throws only what the backend throws; the caller decides whether that is a stall to retry
+    /// or fatal.
+    func apply(_ entries: [Entry], decoded: [CommittedEntry]? = nil) throws -> Outcome {
+        let decoded = decoded ?? entries.map { CommittedEntry.decode($0) }
+        precondition(entries.count == decoded.count, "one decoded entry per entry")
         guard let last = entries.last else { return Outcome(results: [], changes: []) }
         var noOps: [Int: EtcdError] = [:]
         while true {
@@ -41,7 +42,7 @@ struct BatchApplier {
                             continue
                         }
                         do {
-                            results.append(try applier.apply(entry: entry, proposal: proposals[i], txn: &txn))
+                            results.append(try applier.apply(decoded[i], index: entry.index, txn: &txn))
                         } catch let interrupted as ApplyInterrupted {
                             throw Rerun(position: i, error: interrupted.error)
                         }

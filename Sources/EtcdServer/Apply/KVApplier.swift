@@ -126,6 +126,15 @@ enum KVApplier {
     // MARK: Txn
 
     /// Whether no branch of the txn (or of its nested txns) writes.
+    /// etcd's `isTxnSerializable`: every op of both branches is a serializable range (a nested
+    /// txn is not).
+    static func isSerializable(_ t: TxnRequest) -> Bool {
+        (t.success + t.failure).allSatisfy { op in
+            if case .requestRange(let r)? = op.request { return r.serializable }
+            return false
+        }
+    }
+
     static func isReadOnly(_ t: TxnRequest) -> Bool {
         func opsReadOnly(_ ops: [RequestOp]) -> Bool {
             ops.allSatisfy { op in

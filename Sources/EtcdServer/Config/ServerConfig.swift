@@ -11,6 +11,8 @@ public struct ServerConfig: Sendable {
     public var snapshotCount: UInt64 = 100_000
     public var heartbeatIntervalMilliseconds = 100
     public var electionTimeoutMilliseconds = 1000
+    /// `--pre-vote` (etcd 3.5's default: on).
+    public var preVote = true
     public var listenClientURLs: [ListenURL] = [ListenURL(scheme: .http, host: "localhost", port: 2379)]
     public var advertiseClientURLs: [String] = ["http://localhost:2379"]
     public var listenPeerURLs: [ListenURL] = [ListenURL(scheme: .http, host: "localhost", port: 2380)]

@@ -36,7 +36,7 @@ import Storage
 
     private static func applyPath(store: MVCCStore, leaseStore: LeaseStore, clock: SteppedLeaseClock, logger: Logger) throws -> (Lessor, BatchApplier) {
         let lessor = Lessor(minTTLSeconds: Self.minTTLSeconds, clock: clock)
-        let applier = Applier(logger: logger, confState: ConfState(voters: [1]), alarms: try AlarmStore(store: store),
+        let applier = Applier(logger: logger, alarms: try AlarmStore(store: store),
                               leases: LeaseApplier(store: leaseStore, lessor: lessor))
         lessor.promote(extendNanoseconds: 0)
         return (lessor, BatchApplier(store: store, applier: applier, logger: logger))
@@ -74,9 +74,9 @@ import Storage
             entries.append(Entry(term: 1, index: nextIndex, type: .normal, data: data))
             nextIndex += 1
         }
-        let outcome = try batches.apply(entries, proposals: Array(repeating: nil, count: entries.count))
-        let requests = payloads.map { (try? InternalRaftRequest(serializedBytes: $0)) ?? InternalRaftRequest() }
-        lessor.published(requests, results: outcome.results)
+        let decoded = entries.map { CommittedEntry.decode($0) }
+        let outcome = try batches.apply(entries, decoded: decoded)
+        lessor.published(decoded.map { $0.request ?? InternalRaftRequest() }, results: outcome.results)
         return outcome.results.map { result in
             switch result {
             case .success: return "OK"

@@ -1,7 +1,7 @@
 import EtcdProto
 import Logging
 
-/// The leader's expiry round, run by the raft thread (`RaftLoop.timer`): when a lease's time is
+/// The leader's expiry round, run by the raft thread (`RaftNode.timer`): when a lease's time is
 /// up it proposes a LeaseRevoke through the log, like any client revoke, so every member deletes
 /// the lease's keys at the same log index. At most `LeaseTable.revokeLimitPerRound` revokes are
 /// proposed per `LeaseTable.revokeRoundNanoseconds` (etcd's `leaseRevokeRate`, 1000/s); the rest

@@ -4,7 +4,9 @@ import Logging
 import MVCC
 import NIOCore
 import NIOPosix
+import Raft
 import Storage
+import Synchronization
 import Transport
 
 /// A running swetcd member: storage opened and replayed, the raft thread started, client
@@ -19,6 +21,7 @@ public final class EtcdServer: @unchecked Sendable {
     private var environment: LMDBEnvironment?
     private var watchHub: WatchHub?
     private var autoCompaction: AutoCompactionRunner?
+    private lazy var announcer = CapabilityAnnouncer(logger: logger)
 
     /// The LMDB map is address space, not memory; it grows in place up to this before the
     /// backend reports it is full (the quota check answers long before).
@@ -54,14 +57,28 @@ public final class EtcdServer: @unchecked Sendable {
         if config.bootstrapDefragThresholdMegabytes > 0 { try BootstrapDefrag.run(env, thresholdMegabytes: config.bootstrapDefragThresholdMegabytes, logger: logger) }
         let store = try MVCCStore(environment: env)
         let snapshots = try SnapshotStore(directory: snapDir)
+        let membership = try MembershipStore(store: store)
 
         let identity: ServerIdentity
         let wal: WriteAheadLog
-        var replay: [Entry] = []
-        var state = RaftLoop.State(term: 1, lastIndex: 0, snapshotIndex: 0)
+        let raftStorage: MemoryStorage
+        var snapshotIndex: UInt64 = 0
         if isNew {
-            identity = bootstrapIdentity()
+            // etcd's bootstrap of a new cluster: every initial member writes the same
+            // configuration entries (term 1, index 1...N) and the same hard state, so their logs
+            // agree before any message is sent.
+            let members = initialMembers()
+            identity = ServerIdentity(
+                memberID: ServerIdentity.memberID(peerURLs: config.initialAdvertisePeerURLs, clusterToken: config.initialClusterToken),
+                clusterID: ServerIdentity.clusterID(memberIDs: members.map(\.id)))
+            let entries = RaftBootstrap.entries(members: members)
+            let hardState = HardState(term: 1, vote: 0, commit: UInt64(entries.count))
             wal = try WriteAheadLog.create(directory: walDir, metadata: WALMetadata(nodeID: identity.memberID, clusterID: identity.clusterID).serializedBytes())
+            try wal.append(entries: entries, hardState: hardState)
+            if !config.unsafeNoFsync { try wal.sync() }
+            raftStorage = MemoryStorage()
+            raftStorage.append(entries)
+            raftStorage.setHardState(hardState)
             logger.info("starting local member", metadata: [
                 "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
             ])
@@ -80,13 +97,30 @@ public final class EtcdServer: @unchecked Sendable {
             wal = opened
             let metadata = try WALMetadata(serializedBytes: contents.metadata)
             identity = ServerIdentity(memberID: metadata.nodeID, clusterID: metadata.clusterID)
-            replay = contents.entries
-            let last = contents.entries.last?.index ?? marker?.index ?? 0
-            let term = max(contents.hardState.term, contents.entries.last?.term ?? 1, 1)
-            state = RaftLoop.State(term: term, lastIndex: max(last, store.meta.appliedIndex), snapshotIndex: marker?.index ?? 0)
+            // Raft's configuration as of the store's applied index: the membership the store
+            // holds. (A data dir from before raft was in the write path holds none: it was a
+            // one-member cluster, and its membership is written now.)
+            var confState = membership.current.confState
+            if membership.current.members.isEmpty && !contents.entries.contains(where: { $0.type == .confChange }) && applied > 0 {
+                try adoptSingleMemberDataDir(store: store, membership: membership, memberID: identity.memberID)
+                confState = membership.current.confState
+            }
+            raftStorage = MemoryStorage(confState: confState)
+            if let snapshot {
+                try raftStorage.applySnapshot(Snapshot(data: [], metadata: SnapshotMetadata(
+                    confState: confState, index: snapshot.metadata.index, term: snapshot.metadata.term)))
+                snapshotIndex = snapshot.metadata.index
+            }
+            raftStorage.append(contents.entries)
+            var hardState = contents.hardState
+            // The commit index is written without fsync; what the store applied was committed.
+            let lastIndex = raftStorage.lastIndex().rawValue
+            hardState.commit = min(max(hardState.commit, applied, snapshotIndex), lastIndex)
+            if hardState.term == 0 { hardState.term = max(contents.entries.last?.term ?? 1, 1) }
+            raftStorage.setHardState(hardState)
             logger.info("restarting local member", metadata: [
                 "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
-                "commit-index": "\(state.lastIndex)", "applied-index": "\(store.meta.appliedIndex)",
+                "commit-index": "\(hardState.commit)", "applied-index": "\(applied)",
             ])
         }
         self.wal = wal
@@ -95,33 +129,44 @@ public final class EtcdServer: @unchecked Sendable {
         let lessor = Lessor(minTTLSeconds: Lessor.minTTLSeconds(
             electionTicks: config.electionTicks, heartbeatMilliseconds: config.heartbeatIntervalMilliseconds))
         let leaseStore = try LeaseStore(store: store)
-        let applier = Applier(logger: logger, confState: ConfState(voters: [identity.memberID]), alarms: alarms,
-                              leases: LeaseApplier(store: leaseStore, lessor: lessor),
+        let applier = Applier(logger: logger, alarms: alarms, leases: LeaseApplier(store: leaseStore, lessor: lessor),
                               compactionBatchLimit: config.compactionBatchLimit)
-        let raft = RaftLoop(store: store, wal: wal, snapshots: snapshots, state: state,
-                            snapshotCount: max(1, config.snapshotCount),
-                            retention: .init(maxSnapshots: config.maxSnapshots, maxWALs: config.maxWALs),
-                            fsync: !config.unsafeNoFsync,
-                            applier: applier, logger: logger)
+        let electionMilliseconds = Int64(config.electionTicks * config.heartbeatIntervalMilliseconds)
+        let raft = try RaftNode(
+            configuration: RaftNode.Configuration(
+                memberID: identity.memberID, heartbeatMilliseconds: config.heartbeatIntervalMilliseconds,
+                electionTicks: config.electionTicks, preVote: config.preVote, snapshotCount: max(1, config.snapshotCount),
+                maxSnapshots: config.maxSnapshots, maxWALs: config.maxWALs, fsync: !config.unsafeNoFsync,
+                requestTimeoutNanoseconds: (5_000 + 2 * electionMilliseconds) * 1_000_000),
+            store: store, wal: wal, snapshots: snapshots, raftStorage: raftStorage, snapshotIndex: snapshotIndex,
+            applier: applier, membership: membership, logger: logger)
         if config.unsafeNoFsync {
             logger.warning("--unsafe-no-fsync: the WAL and the backend are not fsynced; a power loss or kernel crash loses acknowledged writes")
         }
-        try raft.replay(replay)
         try alarms.publish(from: store)
         let watchHub = WatchHub(
             store: store, progressNotifyIntervalMilliseconds: config.experimentalWatchProgressNotifyIntervalMilliseconds, logger: logger)
         raft.watchHub = watchHub
         watchHub.start()
         self.watchHub = watchHub
-        // Leases come back with their TTLs; the single member leads at once, so, as etcd's new
-        // leader does, every lease restarts its full TTL plus an election timeout from now.
+        // Leases come back with their TTLs; a member that becomes leader restarts every lease's
+        // full TTL plus an election timeout from then (etcd's lessor promotion).
         lessor.recover(try store.read { try leaseStore.records(in: $0.backend) })
-        lessor.promote(extendNanoseconds: Int64(config.electionTicks * config.heartbeatIntervalMilliseconds) * 1_000_000)
         let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms,
-                                  lessor: lessor, logger: logger)
+                                  lessor: lessor, membership: membership, logger: logger)
         self.core = core
         raft.timer = LeaseExpiry(lessor: lessor, logger: logger) { request, completion in core.propose(request, completion: completion) }
+        let announcer = self.announcer
+        raft.onMembershipApplied = { [weak core] membership in
+            if let version = membership.clusterVersion { announcer.clusterVersionSet(version) }
+            core?.decideClusterVersion()
+        }
+        raft.onLeading = { [weak core] in core?.decideClusterVersion() }
+        if let version = membership.current.clusterVersion { announcer.clusterVersionSet(version) }
         raft.start()
+        // etcd serves clients only once this member's attributes are in the log.
+        try core.publishAttributes()
+        core.decideClusterVersion()
 
         var router = GRPCRouter()
         KVService(server: core).register(&router)
@@ -174,7 +219,7 @@ public final class EtcdServer: @unchecked Sendable {
             autoCompaction = runner
         }
         // etcd's e2e harness waits for these two lines; print them only once clients are served.
-        logger.info("enabled capabilities for version", metadata: ["cluster-version": "\(EtcdVersion.capability)"])
+        announcer.serving()
         logger.info("published local member to cluster through raft", metadata: [
             "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
             "local-member-attributes": "{Name:\(config.name) ClientURLs:[\(config.advertiseClientURLs.joined(separator: " "))]}",
@@ -198,17 +243,76 @@ public final class EtcdServer: @unchecked Sendable {
         environment?.close()
     }
 
-    private func bootstrapIdentity() -> ServerIdentity {
-        let memberID = ServerIdentity.memberID(peerURLs: config.initialAdvertisePeerURLs, clusterToken: config.initialClusterToken)
-        var ids: [UInt64] = []
+    /// The members of `--initial-cluster`, by name (a name may list several peer URLs), with the
+    /// IDs etcd derives for them.
+    private func initialMembers() -> [MemberRecord] {
         var byName: [String: [String]] = [:]
-        for (name, url) in config.initialCluster { byName[name, default: []].append(url) }
-        for (name, urls) in byName {
-            ids.append(name == config.name ? memberID : ServerIdentity.memberID(peerURLs: urls, clusterToken: config.initialClusterToken))
+        var order: [String] = []
+        for (name, url) in config.initialCluster {
+            if byName[name] == nil { order.append(name) }
+            byName[name, default: []].append(url)
         }
-        if ids.isEmpty { ids = [memberID] }
-        return ServerIdentity(memberID: memberID, clusterID: ServerIdentity.clusterID(memberIDs: ids))
+        if byName.isEmpty {
+            byName[config.name] = config.initialAdvertisePeerURLs
+            order = [config.name]
+        }
+        return order.map { name in
+            let urls = (name == config.name ? config.initialAdvertisePeerURLs : byName[name]!).sorted()
+            return MemberRecord(id: ServerIdentity.memberID(peerURLs: urls, clusterToken: config.initialClusterToken), peerURLs: urls, name: name)
+        }
     }
+
+    /// A data dir written before raft was in the write path: a one-member cluster whose
+    /// membership was never recorded. Records it (this member, its peer URLs and name) in one
+    /// transaction that leaves the applied index as it is.
+    private func adoptSingleMemberDataDir(store: MVCCStore, membership: MembershipStore, memberID: UInt64) throws {
+        logger.info("recording the membership of a single-member data dir", metadata: ["local-member-id": "\(hex(memberID))"])
+        try store.write { txn in
+            var m = Membership()
+            m.members[memberID] = MemberRecord(id: memberID, peerURLs: config.initialAdvertisePeerURLs.sorted(), name: config.name)
+            m.clusterVersion = EtcdVersion.cluster
+            try MembershipStore.save(m, txn)
+        }
+        try membership.publish(from: store)
+    }
+
 }
 
 func hex(_ id: UInt64) -> String { String(id, radix: 16) }
+
+/// Prints etcd's "enabled capabilities for version" once the cluster version is known and clients
+/// are served (etcd's e2e harness takes the line as a sign the member is ready). Any thread.
+final class CapabilityAnnouncer: Sendable {
+    private struct State {
+        var version: String?
+        var serving = false
+        var announced: String?
+    }
+
+    private let state = Mutex(State())
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func clusterVersionSet(_ version: String) {
+        announce { $0.version = version }
+    }
+
+    func serving() {
+        announce { $0.serving = true }
+    }
+
+    private func announce(_ change: (inout State) -> Void) {
+        let line = state.withLock { s -> String? in
+            change(&s)
+            guard s.serving, let version = s.version, s.announced != version else { return nil }
+            s.announced = version
+            return version
+        }
+        if let version = line {
+            // etcd prints major.minor.
+            let capability = version.split(separator: ".").prefix(2).joined(separator: ".")
+            logger.info("enabled capabilities for version", metadata: ["cluster-version": "\(capability)"])
+        }
+    }
+}

@@ -12,9 +12,10 @@ final class EtcdServerCore: Sendable {
     let config: ServerConfig
     let identity: ServerIdentity
     let store: MVCCStore
-    let raft: RaftLoop
+    let raft: RaftNode
     let alarms: AlarmStore
     let lessor: Lessor
+    let membership: MembershipStore
     let logger: Logger
     /// Free space where the data directory lives; writes stop (NOSPACE) before the disk is full.
     let disk: DiskSpace
@@ -23,8 +24,9 @@ final class EtcdServerCore: Sendable {
     private let idPrefix: UInt64
     private let idSuffix: Atomic<UInt64>
 
-    init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftLoop, alarms: AlarmStore,
-         lessor: Lessor, logger: Logger) {
+    init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftNode, alarms: AlarmStore,
+         lessor: Lessor, membership: MembershipStore, logger: Logger) {
+        self.membership = membership
         self.alarms = alarms
         self.lessor = lessor
         self.config = config
@@ -44,9 +46,9 @@ final class EtcdServerCore: Sendable {
         return idPrefix | (suffix & (1 << 48 - 1))
     }
 
-    /// Whether the cluster has a leader; requests with `hasleader=true` metadata fail fast
-    /// without one. A single member always leads; Raft will answer from its state.
-    var hasLeader: Bool { true }
+    /// Whether this member knows a leader; requests with `hasleader=true` metadata fail fast
+    /// without one (`etcdserver: no leader`).
+    var hasLeader: Bool { raft.hasLeader }
 
     func header(revision: Int64) -> ResponseHeader {
         ResponseHeader(clusterID: identity.clusterID, memberID: identity.memberID, revision: revision, raftTerm: raft.term)
@@ -55,6 +57,18 @@ final class EtcdServerCore: Sendable {
     func currentRevision() -> Int64 { store.meta.currentRevision }
 
     // MARK: reads
+
+    /// Serves a read locally once it may be: at once when serializable (or when this member is a
+    /// one-voter leader), else after a ReadIndex round confirms this member holds everything
+    /// committed when the read arrived (etcd's `linearizableReadNotify`). `body` runs on the
+    /// raft thread in the second case: it must be quick (it hops to where the read is done).
+    func whenReadable(serializable: Bool, _ body: @escaping @Sendable (Result<Void, EtcdError>) -> Void) {
+        if serializable || raft.isSingletonLeader {
+            body(.success(()))
+        } else {
+            raft.read(body)
+        }
+    }
 
     func range(_ request: RangeRequest) -> Result<RangeResponse, EtcdError> {
         do {
@@ -191,27 +205,76 @@ final class EtcdServerCore: Sendable {
 
     // MARK: cluster
 
-    func selfMember() -> Member {
-        var member = Member()
-        member.id = identity.memberID
-        member.name = config.name
-        member.peerURLs = config.initialAdvertisePeerURLs
-        member.clientURLs = config.advertiseClientURLs
-        return member
+    /// The members, sorted by ID, as MemberList shows them.
+    func members() -> [Member] {
+        membership.current.sortedMembers.map(\.protoMember)
     }
+
+    /// etcd's `publish`: proposes this member's name and client URLs (a v2 `PUT
+    /// /0/members/<id>/attributes`, as etcd 3.5 does) and waits until it is applied, trying
+    /// again every request timeout until it is (etcd logs a warning each time it fails).
+    func publishAttributes() throws {
+        let attributes = MemberAttributes(name: config.name, clientURLs: config.advertiseClientURLs)
+        while true {
+            let id = nextID()
+            var request = V2Request(id: id, method: "PUT", path: "/0/members/\(hex(identity.memberID))/attributes", val: attributes.json)
+            request.prevExist = nil
+            let done = DispatchSemaphore(value: 0)
+            let outcome = Mutex<Result<ApplyResult, EtcdError>?>(nil)
+            raft.propose(Proposal(id: id, data: request.serializedBytes(), type: .normal) { result in
+                outcome.withLock { $0 = result }
+                done.signal()
+            })
+            done.wait()
+            switch outcome.withLock({ $0 })! {
+            case .success:
+                return
+            case .failure(.stopped):
+                throw EtcdError.stopped
+            case .failure(let error):
+                logger.warning("failed to publish local member to cluster through raft", metadata: [
+                    "local-member-id": "\(hex(identity.memberID))", "request-path": "/0/members/\(hex(identity.memberID))/attributes",
+                    "error": "\(error.status.message)",
+                ])
+            }
+        }
+    }
+
+    /// etcd's `monitorVersions` on the leader: once every member has published (they all run
+    /// this version), the cluster version is set to this release's (`PUT /0/version`, a v2
+    /// request as etcd 3.5 proposes it). Any thread; at most one proposal in flight.
+    func decideClusterVersion() {
+        guard raft.leaderID == identity.memberID else { return }
+        let current = membership.current
+        guard current.clusterVersion != EtcdVersion.cluster,
+            !current.members.isEmpty, current.members.values.allSatisfy({ !$0.clientURLs.isEmpty })
+        else { return }
+        guard versionProposalInFlight.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let id = nextID()
+        let request = V2Request(id: id, method: "PUT", path: "/0/version", val: EtcdVersion.cluster)
+        logger.info(current.clusterVersion == nil ? "setting up initial cluster version using v2 API" : "updating cluster version using v2 API",
+                    metadata: ["from": "\(current.clusterVersion ?? "")", "to": "\(EtcdVersion.capability)"])
+        raft.propose(Proposal(id: id, data: request.serializedBytes(), type: .normal) { [self] _ in
+            versionProposalInFlight.store(false, ordering: .releasing)
+        })
+    }
+
+    private let versionProposalInFlight = Atomic<Bool>(false)
 
     func status() -> StatusResponse {
         let meta = store.meta
         let sizes = try? store.environment.sizes
+        let state = raft.state
         var response = StatusResponse()
         response.header = header(revision: meta.currentRevision)
         response.version = EtcdVersion.server
         response.dbSize = Int64(sizes?.fileBytes ?? 0)
         response.dbSizeInUse = Int64(sizes?.usedBytes ?? 0)
-        response.leader = identity.memberID
-        response.raftIndex = meta.appliedIndex
+        response.leader = raft.leaderID
+        response.raftIndex = state.commitIndex
         response.raftTerm = raft.term
-        response.raftAppliedIndex = meta.appliedIndex
+        response.raftAppliedIndex = state.appliedIndex
+        response.isLearner = state.isLearner
         response.errors = alarms.get(.none).map(\.compactText)
         return response
     }

@@ -3,47 +3,69 @@ import Foundation
 import Logging
 import MVCC
 import Storage
+import Raft
 import Synchronization
 import Testing
 @testable import EtcdServer
 
 /// Polls `condition` (what a test waits for) until it holds, or fails after `seconds`.
-func waitFor(seconds: Double = 20, _ condition: () -> Bool) throws {
+func waitFor(seconds: Double = 20, _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) throws {
     let deadline = Date().addingTimeInterval(seconds)
     while !condition() {
-        if Date() > deadline { throw WaitTimedOut() }
+        if Date() > deadline {
+            Issue.record("timed out waiting\(what.isEmpty ? "" : " for \(what)")", sourceLocation: sourceLocation)
+            throw WaitTimedOut()
+        }
         usleep(2_000)
     }
 }
 
 struct WaitTimedOut: Error {}
 
+/// A one-member `RaftNode` over a fresh store in `dir` (bootstrapped as etcd bootstraps a new
+/// cluster), started and leading.
+func startSingleMemberNode(dir: String, mapSizeBytes: Int, applyFault: (@Sendable () -> (any Error)?)? = nil) throws -> (RaftNode, MVCCStore, LMDBEnvironment) {
+    try FileManager.default.createDirectory(atPath: dir + "/wal", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: dir + "/snap", withIntermediateDirectories: true)
+    let env = try LMDBEnvironment(path: dir + "/snap/db", mapSizeBytes: mapSizeBytes, maxReaders: 16, maxDatabases: 16)
+    let store = try MVCCStore(environment: env)
+    let logger = Logger(label: "test")
+    let wal = try WriteAheadLog.create(directory: dir + "/wal", metadata: [])
+    let entries = RaftBootstrap.entries(members: [MemberRecord(id: 1, peerURLs: ["http://127.0.0.1:2380"], name: "m1")])
+    let hardState = HardState(term: 1, vote: 0, commit: UInt64(entries.count))
+    try wal.append(entries: entries, hardState: hardState)
+    let storage = MemoryStorage()
+    storage.append(entries)
+    storage.setHardState(hardState)
+    let leases = LeaseApplier(store: try LeaseStore(store: store), lessor: Lessor(minTTLSeconds: 5))
+    let applier = Applier(logger: logger, alarms: try AlarmStore(store: store), leases: leases)
+    let raft = try RaftNode(
+        configuration: RaftNode.Configuration(
+            memberID: 1, heartbeatMilliseconds: 100, electionTicks: 10, preVote: true, snapshotCount: 10_000,
+            maxSnapshots: 1, maxWALs: 1, fsync: true, requestTimeoutNanoseconds: 60_000_000_000),
+        store: store, wal: wal, snapshots: try SnapshotStore(directory: dir + "/snap"), raftStorage: storage, snapshotIndex: 0,
+        applier: applier, membership: try MembershipStore(store: store), logger: logger)
+    raft.applyFault = applyFault
+    raft.start()
+    try waitFor { raft.isSingletonLeader }
+    return (raft, store, env)
+}
+
 /// The write path when the backend cannot write (what a full disk looks like to it): the batch
 /// is neither answered nor dropped, new writes are refused (`isStalled`), and stopping answers it
 /// `stopped` — where the loop used to end the process.
-@Suite struct RaftLoopStallTests {
+@Suite struct RaftNodeStallTests {
     @Test func aBatchTheBackendRefusesStallsTheLoopUntilItStops() throws {
-        let dir = NSTemporaryDirectory() + "raftloop-stall-\(UUID().uuidString)"
+        let dir = NSTemporaryDirectory() + "raftnode-stall-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir + "/wal", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dir + "/snap", withIntermediateDirectories: true)
         // A 1 MiB map that cannot grow: a 2 MiB value can never be applied.
-        let env = try LMDBEnvironment(path: dir + "/snap/db", mapSizeBytes: 1 << 20, maxReaders: 16, maxDatabases: 16)
+        let (raft, store, env) = try startSingleMemberNode(dir: dir, mapSizeBytes: 1 << 20)
         defer { env.close() }
-        let store = try MVCCStore(environment: env)
-        let logger = Logger(label: "test")
-        let wal = try WriteAheadLog.create(directory: dir + "/wal", metadata: [])
-        let alarms = try AlarmStore(store: store)
-        let leases = LeaseApplier(store: try LeaseStore(store: store), lessor: Lessor(minTTLSeconds: 5))
-        let applier = Applier(logger: logger, confState: ConfState(voters: [1]), alarms: alarms, leases: leases)
-        let raft = RaftLoop(store: store, wal: wal, snapshots: try SnapshotStore(directory: dir + "/snap"),
-                            state: .init(term: 1, lastIndex: 0, snapshotIndex: 0), snapshotCount: 10_000,
-                            retention: .init(maxSnapshots: 1, maxWALs: 1), applier: applier, logger: logger)
-        raft.start()
 
         let outcome = Mutex<Result<ApplyResult, EtcdError>?>(nil)
         var request = InternalRaftRequest()
         request.put = PutRequest(key: Array("big".utf8), value: [UInt8](repeating: 7, count: 2 << 20))
+        request.header = RequestHeader(id: 1)
         raft.propose(Proposal(request: request, data: request.serializedBytes()) { result in
             outcome.withLock { $0 = result }
         })
@@ -63,30 +85,22 @@ struct WaitTimedOut: Error {}
     /// The recovery the README promises: once the backend writes again, the stalled batch is
     /// applied and answered, in order, and writes are accepted again.
     @Test func aStalledBatchIsAppliedOnceTheBackendRecovers() throws {
-        let dir = NSTemporaryDirectory() + "raftloop-recover-\(UUID().uuidString)"
+        let dir = NSTemporaryDirectory() + "raftnode-recover-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir + "/wal", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dir + "/snap", withIntermediateDirectories: true)
-        let env = try LMDBEnvironment(path: dir + "/snap/db", mapSizeBytes: 32 << 20, maxReaders: 16, maxDatabases: 16)
+        // The disk is full (LMDB's ENOSPC) once the member leads, until the test frees it.
+        let diskFull = Atomic<Bool>(false)
+        let (raft, store, env) = try startSingleMemberNode(dir: dir, mapSizeBytes: 32 << 20) {
+            diskFull.load(ordering: .acquiring) ? LMDBError.other(code: ENOSPC, operation: "mdb_txn_commit") : nil
+        }
         defer { env.close() }
-        let store = try MVCCStore(environment: env)
-        let logger = Logger(label: "test")
-        let wal = try WriteAheadLog.create(directory: dir + "/wal", metadata: [])
-        let leases = LeaseApplier(store: try LeaseStore(store: store), lessor: Lessor(minTTLSeconds: 5))
-        let applier = Applier(logger: logger, confState: ConfState(voters: [1]), alarms: try AlarmStore(store: store), leases: leases)
-        let raft = RaftLoop(store: store, wal: wal, snapshots: try SnapshotStore(directory: dir + "/snap"),
-                            state: .init(term: 1, lastIndex: 0, snapshotIndex: 0), snapshotCount: 10_000,
-                            retention: .init(maxSnapshots: 1, maxWALs: 1), applier: applier, logger: logger)
-        // The disk is full (LMDB's ENOSPC) until the test frees it.
-        let diskFull = Atomic<Bool>(true)
-        raft.applyFault = { diskFull.load(ordering: .acquiring) ? LMDBError.other(code: ENOSPC, operation: "mdb_txn_commit") : nil }
-        raft.start()
         defer { raft.stop() }
+        diskFull.store(true, ordering: .releasing)
 
         let outcomes = Mutex<[Int: Result<ApplyResult, EtcdError>]>([:])
         func put(_ i: Int) {
             var request = InternalRaftRequest()
             request.put = PutRequest(key: Array("k\(i)".utf8), value: Array("v\(i)".utf8))
+            request.header = RequestHeader(id: UInt64(i + 1))
             raft.propose(Proposal(request: request, data: request.serializedBytes()) { result in
                 outcomes.withLock { $0[i] = result }
             })
@@ -111,14 +125,14 @@ struct WaitTimedOut: Error {}
         let attempts = raft.stalledAttempts
         put(2)
         try waitFor { raft.stalledAttempts > attempts }
-        for i in 3..<(3 + RaftLoop.queuedProposalsMax + 1) { put(i) }
-        let refused = outcomes.withLock { $0[3 + RaftLoop.queuedProposalsMax] }
+        for i in 3..<(3 + RaftNode.queuedProposalsMax + 1) { put(i) }
+        let refused = outcomes.withLock { $0[3 + RaftNode.queuedProposalsMax] }
         guard case .failure(.tooManyRequests)? = refused else {
             Issue.record("expected too many requests, got \(String(describing: refused))")
             return
         }
         diskFull.store(false, ordering: .releasing)
-        try waitFor { outcomes.withLock { $0.count } == 3 + RaftLoop.queuedProposalsMax + 1 }
-        #expect(store.meta.currentRevision == 3 + 1 + Int64(RaftLoop.queuedProposalsMax))
+        do { try waitFor { outcomes.withLock { $0.count } == 3 + RaftNode.queuedProposalsMax + 1 } } catch { Issue.record("outcomes \(outcomes.withLock { $0.count }) of \(3 + RaftNode.queuedProposalsMax + 1), stalled \(raft.isStalled)"); throw error }
+        #expect(store.meta.currentRevision == 3 + 1 + Int64(RaftNode.queuedProposalsMax))
     }
 }
