@@ -44,10 +44,20 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // etcd's peer protocol (rafthttp, /members, /version, lease forwarding) over Transport;
+        // knows raft messages and bytes, never MVCC or LMDB.
+        .target(
+            name: "Peer",
+            dependencies: [
+                "EtcdProto", "Transport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "EtcdServer",
             dependencies: [
-                "EtcdProto", "Raft", "Storage", "MVCC", "Transport",
+                "EtcdProto", "Raft", "Storage", "MVCC", "Transport", "Peer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

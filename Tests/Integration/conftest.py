@@ -1,5 +1,5 @@
 """Integration test fixtures: start the built swetcd binary (and, for differential tests, a real
-etcd 3.5.1) on free local ports, and drive them with the real etcdctl 3.5.1 and 3.4.23.
+etcd 3.5.16, else 3.5.1) on free local ports, and drive them with the real etcdctl 3.5.1 and 3.4.23.
 
 Paths come from the environment, with defaults matching `Tests/run.sh`:
   SWETCD_BIN            the swetcd binary (default .build/release/swetcd)
@@ -195,7 +195,7 @@ def swetcd(workdir):
 def etcd(workdir):
     servers = []
 
-    def start(tls=None, extra=(), name="default", binary=ETCD_351, wait=True):
+    def start(tls=None, extra=(), name="default", binary=ETCD_3516 if os.path.exists(ETCD_3516) else ETCD_351, wait=True):
         s = Server(binary, os.path.join(workdir, "ref"), name=name, tls=tls, extra=extra)
         os.makedirs(os.path.join(workdir, "ref"), exist_ok=True)
         s.start(wait=wait)

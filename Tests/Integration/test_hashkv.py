@@ -1,5 +1,5 @@
 """HashKV: after the same history, `etcdctl endpoint hashkv` gives the same hash on swetcd as on a
-real etcd 3.5.1 (etcd's algorithm over the same backend keys and values), at the current revision
+real etcd 3.5.16 (etcd's algorithm, with its compaction hashes over the same backend keys and values), at the current revision
 and at past ones, before and after compactions; bad revisions get etcd's errors."""
 import pytest
 

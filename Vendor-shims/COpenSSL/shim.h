@@ -101,4 +101,9 @@ static inline void COpenSSL_SSL_CTX_set_verify(SSL_CTX *ctx, int mode) {
     SSL_CTX_set_verify(ctx, mode, COpenSSL_verify_callback);
 }
 
+/// SNI for a client connection (`SSL_set_tlsext_host_name` is a macro).
+static inline long COpenSSL_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+
 #endif

@@ -664,7 +664,36 @@ final class RaftNode: @unchecked Sendable {
             }
         }
         maybeSnapshot()
+        trimLog()
     }
+
+    /// Entries raft keeps in memory beyond what followers still need are dropped early (etcd
+    /// keeps everything since its last snapshot): a one-member cluster needs none of its applied
+    /// entries; a leader keeps what its active followers have not acknowledged; a follower keeps
+    /// `snapshotCatchUpEntries` in case it leads. A follower that needs a dropped entry gets a
+    /// snapshot. Done in steps of `trimStepEntries` so that copying the kept tail stays cheap.
+    private func trimLog() {
+        let first = raftStorage.firstIndex().rawValue
+        var keepFrom = appliedIndex > configuration.snapshotCatchUpEntries ? appliedIndex - configuration.snapshotCatchUpEntries : 0
+        let confState = rawNode.confState
+        if confState.voters == [configuration.memberID] && confState.learners.isEmpty {
+            // Alone: nothing to keep (the kept tail is empty, so this costs nothing each time).
+            keepFrom = appliedIndex
+        } else if isLeader {
+            let status = rawNode.status
+            var lowest = appliedIndex
+            for (id, progress) in status.progress where id.rawValue != configuration.memberID && progress.recentActive {
+                lowest = min(lowest, progress.match.rawValue)
+            }
+            keepFrom = max(keepFrom, lowest)
+        }
+        let alone = confState.voters == [configuration.memberID] && confState.learners.isEmpty
+        guard keepFrom > first + (alone ? 0 : Self.trimStepEntries), keepFrom <= appliedIndex else { return }
+        try? raftStorage.compact(upTo: LogIndex(keepFrom))
+    }
+
+    /// Entries dropped from raft's memory at a time, at least.
+    static let trimStepEntries: UInt64 = 1024
 
     private var electionTimeoutNanoseconds: Int64 {
         Int64(configuration.electionTicks) * tickNanoseconds

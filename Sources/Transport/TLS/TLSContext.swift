@@ -9,10 +9,22 @@ internal import COpenSSL
 public final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
     public let configuration: TLSConfiguration
+    /// Which end of the handshake connections made with this context take.
+    public let role: Role
 
-    public init(_ configuration: TLSConfiguration) throws(TLSError) {
+    public enum Role: Sendable, Equatable {
+        /// Accepts connections: presents the certificate, verifies clients as configured.
+        case server
+        /// Dials out (a member's peer client): presents the certificate as its client
+        /// certificate and verifies the server's against the trusted CA (and, unless
+        /// `skipServerVerification`, the dialed host), as Go's TLS client does for etcd.
+        case client(skipServerVerification: Bool)
+    }
+
+    public init(_ configuration: TLSConfiguration, role: Role = .server) throws(TLSError) {
         self.configuration = configuration
-        guard let ctx = SSL_CTX_new(TLS_server_method()) else {
+        self.role = role
+        guard let ctx = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
             throw .configuration("SSL_CTX_new failed: \(TLSContext.drainErrors())")
         }
         context = ctx
@@ -34,12 +46,21 @@ public final class TLSContext: @unchecked Sendable {
             }
             if let list = SSL_load_client_CA_file(ca) { SSL_CTX_set_client_CA_list(ctx, list) }
         }
-        if configuration.requiresClientCertificate {
-            COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT)
-        } else {
-            COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE)
+        switch role {
+        case .server:
+            if configuration.requiresClientCertificate {
+                COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT)
+            } else {
+                COpenSSL_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE)
+            }
+        case .client(let skip):
+            if !skip && (configuration.trustedCAFile ?? "").isEmpty {
+                // Go verifies a server against the system roots when no CA file is given.
+                _ = SSL_CTX_set_default_verify_paths(ctx)
+            }
+            COpenSSL_SSL_CTX_set_verify(ctx, skip ? SSL_VERIFY_NONE : SSL_VERIFY_PEER)
         }
-        if let host = configuration.allowedHostname, !host.isEmpty {
+        if role == .server, let host = configuration.allowedHostname, !host.isEmpty {
             // Checked by OpenSSL while it verifies the client's chain: a mismatch fails the
             // handshake as a bad certificate, as etcd's VerifyPeerCertificate does.
             let param = SSL_CTX_get0_param(ctx)
@@ -71,7 +92,7 @@ public final class TLSContext: @unchecked Sendable {
             }
             // Go applies --cipher-suites to TLS 1.2 only and keeps TLS 1.3's fixed set.
         }
-        COpenSSL_install_alpn(ctx)
+        if role == .server { COpenSSL_install_alpn(ctx) }
     }
 
     deinit {

@@ -10,7 +10,8 @@ public struct TLSHandshakeCompleted: Sendable {
     public var peerCommonName: String?
 }
 
-/// Server-side TLS on a channel, with OpenSSL driven through a pair of memory BIOs: ciphertext
+/// TLS on a channel, server or client side (`TLSContext.role`), with OpenSSL driven through a
+/// pair of memory BIOs: ciphertext
 /// from the socket is written into `readBIO`, `SSL_read` yields plaintext for the next handler;
 /// plaintext writes go through `SSL_write` and the ciphertext left in `writeBIO` goes to the socket.
 /// OpenSSL never touches the socket.
@@ -36,6 +37,8 @@ final class TLSHandler: ChannelDuplexHandler {
     static let readChunkBytes = 16 * 1024
 
     private let tlsContext: TLSContext
+    /// The host a client dials: sent as SNI, and the name the server's certificate must carry.
+    private let serverName: String?
     private let logger: Logger
     private var ssl: OpaquePointer?
     private var readBIO: OpaquePointer?
@@ -45,10 +48,13 @@ final class TLSHandler: ChannelDuplexHandler {
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private(set) var completion: TLSHandshakeCompleted?
 
-    init(context: TLSContext, logger: Logger) {
+    init(context: TLSContext, serverName: String? = nil, logger: Logger) {
         self.tlsContext = context
+        self.serverName = serverName
         self.logger = logger
     }
+
+    private var isClient: Bool { tlsContext.role != .server }
 
     deinit {
         if let ssl { SSL_free(ssl) }
@@ -68,10 +74,39 @@ final class TLSHandler: ChannelDuplexHandler {
         _ = COpenSSL_BIO_set_mem_eof_return(wbio, -1)
         SSL_set0_rbio(ssl, rbio)
         SSL_set0_wbio(ssl, wbio)
-        SSL_set_accept_state(ssl)
         self.ssl = ssl
         self.readBIO = rbio
         self.writeBIO = wbio
+        guard isClient else {
+            SSL_set_accept_state(ssl)
+            return
+        }
+        SSL_set_connect_state(ssl)
+        if let serverName, !serverName.isEmpty {
+            let isIP = serverName.contains(":") || serverName.split(separator: ".").count == 4 && serverName.allSatisfy { $0.isNumber || $0 == "." }
+            if !isIP { _ = COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) }
+            if case .client(skipServerVerification: false) = tlsContext.role {
+                let param = SSL_get0_param(ssl)
+                X509_VERIFY_PARAM_set_hostflags(param, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+                _ = isIP ? X509_VERIFY_PARAM_set1_ip_asc(param, serverName) : X509_VERIFY_PARAM_set1_host(param, serverName, 0)
+            }
+        }
+        // A client speaks first; if the channel is already connected, start now.
+        if context.channel.isActive { startClientHandshake(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if isClient { startClientHandshake(context: context) }
+        context.fireChannelActive()
+    }
+
+    private var clientHandshakeStarted = false
+
+    private func startClientHandshake(context: ChannelHandlerContext) {
+        guard !clientHandshakeStarted, state == .handshaking else { return }
+        clientHandshakeStarted = true
+        doHandshake(context: context)
+        flushCiphertext(context: context, promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -138,6 +173,7 @@ final class TLSHandler: ChannelDuplexHandler {
             let writes = pendingWrites
             pendingWrites.removeAll()
             for (buffer, promise) in writes { writePlaintext(buffer, context: context, promise: promise) }
+            if !writes.isEmpty { context.flush() }
             return
         }
         let error = SSL_get_error(ssl, rc)
@@ -149,7 +185,7 @@ final class TLSHandler: ChannelDuplexHandler {
             // The alert for the client (e.g. bad certificate) is in the write BIO: send it first.
             flushCiphertext(context: context, promise: nil)
             logger.warning(
-                "rejected connection on \(tlsContext.configuration.endpoint.rawValue) endpoint",
+                isClient ? "TLS handshake with a peer failed" : "rejected connection on \(tlsContext.configuration.endpoint.rawValue) endpoint",
                 metadata: ["remote-addr": "\(context.remoteAddress.map { "\($0)" } ?? "")", "error": "\(reason)"])
             state = .closed
             failPendingWrites()

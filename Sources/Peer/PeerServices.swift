@@ -1,0 +1,60 @@
+import EtcdProto
+
+/// What the peer module needs from the member it serves (`EtcdServer` implements it). The peer
+/// module knows raft messages and bytes; the member owns raft, the store and the membership.
+/// Every method may be called from any thread (event loops above all) and must not block.
+public protocol PeerServices: AnyObject, Sendable {
+    var localID: UInt64 { get }
+    var clusterID: UInt64 { get }
+
+    /// A raft message from a peer (link heartbeats never get here). The outcome tells the
+    /// pipeline handler what to answer.
+    func process(_ message: Message) -> PeerProcessOutcome
+
+    /// Whether `id` was removed from the cluster (its streams get 410 Gone).
+    func isRemoved(_ id: UInt64) -> Bool
+
+    /// The sender of a message could not be reached (raft slows down towards it).
+    func reportUnreachable(_ id: UInt64)
+
+    /// How a snapshot send to `id` ended.
+    func reportSnapshot(_ id: UInt64, succeeded: Bool)
+
+    /// `GET /members`: the members as etcd's JSON array.
+    func membersJSON() -> String
+
+    /// `GET /version`: `{"etcdserver":…,"etcdcluster":…}`.
+    func versionJSON() -> String
+
+    /// `POST /leases`: renew a lease this member (the leader) holds.
+    func leaseRenew(_ request: LeaseKeepAliveRequest, _ done: @escaping @Sendable (LeaseForwardResult<LeaseKeepAliveResponse>) -> Void)
+
+    /// `POST /leases/internal`: a lease's remaining time.
+    func leaseTimeToLive(_ request: LeaseTimeToLiveRequest, _ done: @escaping @Sendable (LeaseForwardResult<LeaseTimeToLiveResponse>) -> Void)
+
+    /// Where a received snapshot's backend file is written (`member/snap`).
+    var snapshotDirectory: String { get }
+
+    /// A snapshot message whose backend file is saved at `dbPath`: step it into raft.
+    func snapshotReceived(_ message: Message, dbPath: String) -> PeerProcessOutcome
+}
+
+public enum PeerProcessOutcome: Sendable, Equatable {
+    case accepted
+    /// The sender was removed from the cluster.
+    case fromRemovedMember
+    /// The message is for another member.
+    case wrongRecipient
+    case failed(String)
+}
+
+/// How a forwarded lease request ended, as etcd's leasehttp handler answers it.
+public enum LeaseForwardResult<Response: Sendable>: Sendable {
+    case ok(Response)
+    /// 404 `lease not found`.
+    case notFound
+    /// 408: the member did not catch up its applied index in time.
+    case timeout
+    /// 400 with etcd's error text (e.g. `not a primary lessor` on a non-leader).
+    case failed(String)
+}

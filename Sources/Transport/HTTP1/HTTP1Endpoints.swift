@@ -1,0 +1,107 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A listener that serves plain HTTP/1.1 with whatever handler the caller installs after the
+/// HTTP codec (a member's peer port): TLS on https/unixs URLs, then NIOHTTP1's server codec, then
+/// the handler, which sees `HTTPServerRequestPart`s as they arrive (request bodies are streamed,
+/// never aggregated here) and writes `HTTPServerResponsePart`s (a response without a length is
+/// sent chunked, so it may stream for as long as the connection lives).
+///
+/// Threading: `bind` may be called from any thread that is not one of the group's event loops;
+/// `makeHandler` runs on the accepted channel's event loop.
+public enum HTTP1Listener {
+    public static func bind(
+        group: any EventLoopGroup, url: ListenURL, tls: TLSContext?, logger: Logger,
+        makeHandler: @escaping @Sendable (any Channel, PeerInfo) -> any ChannelHandler
+    ) -> EventLoopFuture<any Channel> {
+        if url.isTLS && tls == nil {
+            return group.next().makeFailedFuture(TLSError.configuration("\(url) needs --peer-cert-file and --peer-key-file (or --peer-auto-tls)"))
+        }
+        let tlsContext = url.isTLS ? tls : nil
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    if let tlsContext { try ops.addHandler(TLSHandler(context: tlsContext, logger: logger)) }
+                    try ops.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+                    try ops.addHandler(PeerCertificateRecorder(channel: channel, makeHandler: makeHandler))
+                }
+            }
+        if url.isUnix {
+            return bootstrap.bind(unixDomainSocketPath: url.path, cleanupExistingSocketFile: true)
+        }
+        return bootstrap.bind(host: url.bindHost, port: url.port)
+    }
+}
+
+/// Installs the caller's handler once the peer is known: at once for plain TCP, after the TLS
+/// handshake (its certificate's common name) otherwise. Request parts that arrive first wait.
+final class PeerCertificateRecorder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+
+    private let makeHandler: @Sendable (any Channel, PeerInfo) -> any ChannelHandler
+    private var installed = false
+    private var commonName: String?
+
+    init(channel: any Channel, makeHandler: @escaping @Sendable (any Channel, PeerInfo) -> any ChannelHandler) {
+        self.makeHandler = makeHandler
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let done = event as? TLSHandshakeCompleted { commonName = done.peerCommonName }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !installed {
+            installed = true
+            let peer = PeerInfo(remoteAddress: context.channel.remoteAddress, certificateCommonName: commonName)
+            let handler = makeHandler(context.channel, peer)
+            do {
+                try context.pipeline.syncOperations.addHandler(handler, position: .after(self))
+            } catch {
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.fireChannelRead(data)
+    }
+}
+
+/// Dials an HTTP/1.1 server (a peer's URL): TCP or unix socket, TLS when the URL says so (the
+/// client role of `tls`; the URL's host is the name the server's certificate must carry), then
+/// NIOHTTP1's client codec, then the caller's handler, which writes `HTTPClientRequestPart`s and
+/// sees `HTTPClientResponsePart`s as they arrive (a chunked or until-close body is streamed).
+public enum HTTP1Connector {
+    public static func connect(
+        group: any EventLoopGroup, url: ListenURL, tls: TLSContext?, connectTimeout: TimeAmount, logger: Logger,
+        handler: @escaping @Sendable () -> any ChannelHandler
+    ) -> EventLoopFuture<any Channel> {
+        if url.isTLS && tls == nil {
+            return group.next().makeFailedFuture(TLSError.configuration("\(url) needs peer TLS (--peer-cert-file, --peer-key-file or --peer-auto-tls)"))
+        }
+        let tlsContext = url.isTLS ? tls : nil
+        let serverName = url.isUnix ? nil : url.host
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    if let tlsContext {
+                        try ops.addHandler(TLSHandler(context: tlsContext, serverName: serverName, logger: logger))
+                    }
+                    try ops.addHTTPClientHandlers()
+                    try ops.addHandler(handler())
+                }
+            }
+        if url.isUnix { return bootstrap.connect(unixDomainSocketPath: url.path) }
+        return bootstrap.connect(host: url.host == "localhost" ? "127.0.0.1" : url.host, port: url.port)
+    }
+}
