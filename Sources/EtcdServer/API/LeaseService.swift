@@ -40,6 +40,10 @@ struct LeaseService {
             }
         }
         ServiceSupport.unary(&router, GRPCMethod.leaseTimeToLive.rawValue, LeaseTimeToLiveRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<LeaseTimeToLiveResponse, EtcdError>) -> Void) in
+            // Only the leader knows how long a lease has left: elsewhere etcd asks it.
+            if !server.lessor.isPrimary && !server.raft.isSingletonLeader {
+                return server.forwardLeaseTimeToLive(request, done)
+            }
             done(Self.timeToLive(request, server: server, store: store))
         }
         ServiceSupport.unary(&router, GRPCMethod.leaseLeases.rawValue, LeaseLeasesRequest.self, server: server) { (_, _, done: @escaping @Sendable (Result<LeaseLeasesResponse, EtcdError>) -> Void) in
@@ -55,6 +59,7 @@ struct LeaseService {
             return LeaseKeepAliveObserver(
                 stream: stream, lessor: server.lessor,
                 header: { server.header(revision: server.currentRevision()) },
+                forward: { id, done in server.forwardLeaseRenew(id, done) },
                 onLoop: { work in eventLoop.execute(work) })
         })
     }
@@ -103,6 +108,8 @@ final class LeaseKeepAliveObserver: GRPCStreamObserver, @unchecked Sendable {
     private let header: () -> ResponseHeader
     /// Runs work on the stream's event loop (from the lessor's callback, on another thread).
     private let onLoop: @Sendable (@escaping @Sendable () -> Void) -> Void
+    /// Renews a lease through the leader (this member does not lead): the TTL, 0 when unknown.
+    private let forward: @Sendable (Int64, @escaping @Sendable (Result<Int64, EtcdError>) -> Void) -> Void
     /// Set while a request waits for an expired lease's revoke.
     private var waiting = false
     private var backlog: CircularBuffer<Int64> = []
@@ -110,7 +117,9 @@ final class LeaseKeepAliveObserver: GRPCStreamObserver, @unchecked Sendable {
     private var done = false
 
     init(stream: any GRPCServerStream, lessor: Lessor, header: @escaping () -> ResponseHeader,
+         forward: @escaping @Sendable (Int64, @escaping @Sendable (Result<Int64, EtcdError>) -> Void) -> Void = { _, done in done(.failure(.notLeader)) },
          onLoop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) {
+        self.forward = forward
         self.stream = stream
         self.lessor = lessor
         self.header = header
@@ -154,11 +163,31 @@ final class LeaseKeepAliveObserver: GRPCStreamObserver, @unchecked Sendable {
         let outcome = lessor.renew(id) { [self, onLoop] settled in
             onLoop { self.settled(id, header: header, outcome: settled) }
         }
-        if let outcome {
+        if case .notPrimary? = outcome {
+            // etcd forwards a follower's keep-alive to the leader; answers stay in order.
+            waiting = true
+            forward(id) { [self, onLoop] result in
+                onLoop { self.forwarded(id, header: header, result: result) }
+            }
+        } else if let outcome {
             answer(id, header: header, outcome: outcome)
         } else {
             waiting = true
         }
+    }
+
+    private func forwarded(_ id: Int64, header: ResponseHeader, result: Result<Int64, EtcdError>) {
+        waiting = false
+        guard !done else { return }
+        switch result {
+        case .success(let ttl):
+            if stream.pendingOutboundBytes > Self.outboundBytesMax { return finish(EtcdError.tooManyRequests.status) }
+            stream.send(LeaseKeepAliveResponse(header: header, id: id, ttl: ttl).serializedBytes())
+        case .failure(let error):
+            return finish(error.status)
+        }
+        while !waiting && !done, let next = backlog.popFirst() { renew(next) }
+        if clientEnded && !waiting && !done { finish(.ok) }
     }
 
     private func settled(_ id: Int64, header: ResponseHeader, outcome: Lessor.RenewOutcome) {
@@ -175,8 +204,6 @@ final class LeaseKeepAliveObserver: GRPCStreamObserver, @unchecked Sendable {
         case .renewed(let ttlSeconds): ttl = ttlSeconds
         case .notFound, .expired: ttl = 0
         case .notPrimary:
-            // etcd forwards a follower's keep-alive to the leader; until Raft, a member that
-            // does not lead cannot answer it.
             return finish(EtcdError.notLeader.status)
         }
         if stream.pendingOutboundBytes > Self.outboundBytesMax { return finish(EtcdError.tooManyRequests.status) }

@@ -15,12 +15,6 @@ public enum ConfigValidation {
                 throw Failure(description: "--initial-cluster has \(config.name)=\(mine.joined(separator: ",")) but missing from --initial-advertise-peer-urls=\(config.initialAdvertisePeerURLs.joined(separator: ",")) (\"\(mine.sorted())\"(resolved from \(mine.sorted())) != \"\(config.initialAdvertisePeerURLs.sorted())\"(resolved from \(config.initialAdvertisePeerURLs.sorted())))")
             }
         }
-        // Until members replicate (the Raft cluster issue), starting one member of a larger
-        // cluster would silently make an independent one-member cluster: refuse instead.
-        let names = Set(config.initialCluster.map(\.name))
-        if names.count > 1 {
-            throw Failure(description: "--initial-cluster names \(names.count) members; this swetcd build runs single-member clusters only")
-        }
         if config.maxRequestBytes <= 0 { throw Failure(description: "--max-request-bytes must be positive") }
         if config.maxTxnOps <= 0 { throw Failure(description: "--max-txn-ops must be positive") }
         if config.heartbeatIntervalMilliseconds <= 0 { throw Failure(description: "--heartbeat-interval must be > 0ms") }

@@ -4,6 +4,7 @@ import Logging
 import MVCC
 import NIOCore
 import NIOPosix
+import Peer
 import Raft
 import Storage
 import Synchronization
@@ -22,6 +23,7 @@ public final class EtcdServer: @unchecked Sendable {
     private var watchHub: WatchHub?
     private var autoCompaction: AutoCompactionRunner?
     private lazy var announcer = CapabilityAnnouncer(logger: logger)
+    private var peers: PeerTransport?
 
     /// The LMDB map is address space, not memory; it grows in place up to this before the
     /// backend reports it is full (the quota check answers long before).
@@ -153,11 +155,22 @@ public final class EtcdServer: @unchecked Sendable {
         // full TTL plus an election timeout from then (etcd's lessor promotion).
         lessor.recover(try store.read { try leaseStore.records(in: $0.backend) })
         let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms,
-                                  lessor: lessor, membership: membership, logger: logger)
+                                  lessor: lessor, membership: membership, leaseStore: leaseStore, logger: logger)
         self.core = core
         raft.timer = LeaseExpiry(lessor: lessor, logger: logger) { request, completion in core.propose(request, completion: completion) }
         let announcer = self.announcer
-        raft.onMembershipApplied = { [weak core] membership in
+        // The group serves clients and peers alike; peers come up before raft runs so that
+        // its first messages have somewhere to go.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group
+        let bridge = PeerBridge(core: core, snapshotDirectory: snapDir, logger: logger)
+        let peers = try startPeers(bridge: bridge, group: group, dataDir: dataDir)
+        core.peers = peers
+        raft.sender = bridge
+        self.peers = peers
+        bridge.syncPeers(membership.current)
+        raft.onMembershipApplied = { [weak core, weak bridge] membership in
+            bridge?.syncPeers(membership)
             if let version = membership.clusterVersion { announcer.clusterVersionSet(version) }
             core?.decideClusterVersion()
         }
@@ -175,8 +188,6 @@ public final class EtcdServer: @unchecked Sendable {
         WatchService(server: core, hub: watchHub).register(&router)
         HealthService(server: core).register(&router)
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        self.group = group
         let transport = TransportServer(
             group: group, router: router, http: HTTPEndpoints(server: core),
             configuration: TransportConfiguration(
@@ -236,11 +247,43 @@ public final class EtcdServer: @unchecked Sendable {
         channels.removeAll()
         core?.raft.stop()
         core?.raft.timer = nil  // it holds the core (through its propose closure)
+        core?.raft.sender = nil
+        peers?.stop()
+        peers = nil
         watchHub?.stop()
         try? group?.syncShutdownGracefully()
         group = nil
         try? wal?.close()
         environment?.close()
+    }
+
+    /// The peer transport on `--listen-peer-urls`, with the `--peer-*` TLS settings (or a
+    /// self-signed pair in `<data-dir>/fixtures/peer` with `--peer-auto-tls`, whose peers are
+    /// then not verified, as etcd does).
+    private func startPeers(bridge: PeerBridge, group: MultiThreadedEventLoopGroup, dataDir: String) throws -> PeerTransport {
+        var serverTLS: TLSContext?
+        var clientTLS: TLSContext?
+        if var tls = config.peerTLS {
+            tls.endpoint = .peer
+            serverTLS = try TLSContext(tls)
+            clientTLS = try TLSContext(tls, role: .client(skipServerVerification: false))
+        } else if config.peerAutoTLS {
+            let hosts = config.listenPeerURLs.map { $0.host == "0.0.0.0" || $0.host.isEmpty ? "localhost" : $0.host }
+            let (cert, key) = try SelfSignedCertificate.ensure(directory: dataDir + "/fixtures/peer", hosts: hosts)
+            let tls = TLSConfiguration(certificateFile: cert, keyFile: key, endpoint: .peer)
+            serverTLS = try TLSContext(tls)
+            clientTLS = try TLSContext(tls, role: .client(skipServerVerification: true))
+        }
+        // etcd's peer dial timeout: 1 s plus an election timeout.
+        let dialTimeout = TimeAmount.milliseconds(Int64(1000 + config.electionTicks * config.heartbeatIntervalMilliseconds))
+        let transport = PeerTransport(services: bridge, group: group, clientTLS: clientTLS, dialTimeout: dialTimeout,
+                                      localPeerURLs: config.initialAdvertisePeerURLs, logger: logger)
+        bridge.transport = transport
+        for url in config.listenPeerURLs {
+            _ = try transport.listen(url, tls: url.isTLS ? serverTLS : nil)
+            logger.info("serving peer traffic", metadata: ["address": "\(url)"])
+        }
+        return transport
     }
 
     /// The members of `--initial-cluster`, by name (a name may list several peer URLs), with the

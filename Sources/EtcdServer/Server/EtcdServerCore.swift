@@ -2,6 +2,8 @@ import EtcdProto
 import Foundation
 import Logging
 import MVCC
+import NIOCore
+import Peer
 import Storage
 import Synchronization
 import Transport
@@ -16,6 +18,9 @@ final class EtcdServerCore: Sendable {
     let alarms: AlarmStore
     let lessor: Lessor
     let membership: MembershipStore
+    let leaseStore: LeaseStore
+    /// The peer transport; set once at start-up, before clients are served.
+    nonisolated(unsafe) var peers: PeerTransport?
     let logger: Logger
     /// Free space where the data directory lives; writes stop (NOSPACE) before the disk is full.
     let disk: DiskSpace
@@ -25,8 +30,9 @@ final class EtcdServerCore: Sendable {
     private let idSuffix: Atomic<UInt64>
 
     init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftNode, alarms: AlarmStore,
-         lessor: Lessor, membership: MembershipStore, logger: Logger) {
+         lessor: Lessor, membership: MembershipStore, leaseStore: LeaseStore, logger: Logger) {
         self.membership = membership
+        self.leaseStore = leaseStore
         self.alarms = alarms
         self.lessor = lessor
         self.config = config
@@ -260,6 +266,52 @@ final class EtcdServerCore: Sendable {
     }
 
     private let versionProposalInFlight = Atomic<Bool>(false)
+
+    // MARK: leases on a follower
+
+    /// etcd's request timeout (`ReqTimeout()`).
+    var requestTimeout: TimeAmount { .nanoseconds(raft.configuration.requestTimeoutNanoseconds) }
+
+    /// The leader's peer URLs, nil without a leader.
+    func leaderPeerURLs() -> [String]? {
+        let leader = raft.leaderID
+        guard leader != 0, let member = membership.current.members[leader] else { return nil }
+        return member.peerURLs
+    }
+
+    /// A keep-alive on a member that is not the leader: forwarded to the leader (etcd's
+    /// `LeaseRenew` → `POST /leases`). Answers the TTL, 0 for a lease the leader does not know.
+    func forwardLeaseRenew(_ id: Int64, _ done: @escaping @Sendable (Result<Int64, EtcdError>) -> Void) {
+        guard let peers, let urls = leaderPeerURLs() else { return done(.failure(.noLeader)) }
+        peers.forwardLeaseRenew(LeaseKeepAliveRequest(id: id), urls: urls, timeout: requestTimeout).whenComplete { result in
+            switch result {
+            case .success(.ok(let response)): done(.success(response.ttl))
+            case .success(.notFound): done(.success(0))
+            case .success(.timeout), .failure: done(.failure(.timeout))
+            case .success(.failed(let text)): done(.failure(.other(text)))
+            }
+        }
+    }
+
+    /// LeaseTimeToLive on a member that is not the leader (`POST /leases/internal`).
+    func forwardLeaseTimeToLive(_ request: LeaseTimeToLiveRequest, _ done: @escaping @Sendable (Result<LeaseTimeToLiveResponse, EtcdError>) -> Void) {
+        guard let peers, let urls = leaderPeerURLs() else { return done(.failure(.noLeader)) }
+        peers.forwardLeaseTimeToLive(request, urls: urls, timeout: requestTimeout).whenComplete { [self] result in
+            switch result {
+            case .success(.ok(var response)):
+                response.header = header(revision: currentRevision())
+                done(.success(response))
+            case .success(.notFound):
+                var response = LeaseTimeToLiveResponse()
+                response.id = request.id
+                response.ttl = -1
+                response.header = header(revision: currentRevision())
+                done(.success(response))
+            case .success(.timeout), .failure: done(.failure(.timeout))
+            case .success(.failed(let text)): done(.failure(.other(text)))
+            }
+        }
+    }
 
     func status() -> StatusResponse {
         let meta = store.meta
