@@ -120,4 +120,6 @@ public final class CompactionHashes: Sendable {
     }
 
     public var all: [KVHash] { hashes.withLock { $0 } }
+
+    func clear() { hashes.withLock { $0 = [] } }
 }

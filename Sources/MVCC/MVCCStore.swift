@@ -28,6 +28,14 @@ public final class MVCCStore: @unchecked Sendable {
     /// Counters of the last committed write.
     public var meta: MVCCMeta { committed.withLock { $0 } }
 
+    /// The environment's file was replaced (a snapshot from the leader): reads the counters
+    /// again and forgets the compaction hashes of the old history. Apply thread only.
+    public func reload() throws {
+        let meta = try environment.read { txn in try MVCCMeta.load(txn, tables) }
+        committed.withLock { $0 = meta }
+        compactionHashes.clear()
+    }
+
     /// A consistent read: the view's counters and data come from the same commit.
     public func read<R>(_ body: (MVCCReadView) throws -> R) throws -> R {
         try environment.read { txn in

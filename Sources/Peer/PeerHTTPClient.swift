@@ -172,6 +172,13 @@ final class ExchangeHandler: ChannelInboundHandler {
         }
     }
 
+    /// Waits for a response to a request the caller writes itself (a streamed snapshot body).
+    func expect(_ promise: EventLoopPromise<PeerHTTPClient.Response>) {
+        current = Exchange(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/"), body: nil, promise: promise)
+        responseHead = nil
+        body = ByteBufferAllocator().buffer(capacity: 0)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):

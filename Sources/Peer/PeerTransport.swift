@@ -264,6 +264,20 @@ public final class PeerTransport: Sendable {
         }
     }
 
+    /// Sends a snapshot (`message`, a MsgSnap whose metadata and data the member filled in, and
+    /// the backend file at `dbPath`) to `message.to`. The file is left in place.
+    public func sendSnapshot(_ message: Message, dbPath: String) -> EventLoopFuture<Void> {
+        let eventLoop = context.group.next()
+        guard let urlText = urls(of: message.to)?.first, let url = try? ListenURL(parsing: urlText) else {
+            return eventLoop.makeFailedFuture(PeerHTTPClient.ClientError.invalidURL("member \(PeerProtocol.idString(message.to))"))
+        }
+        let id = message.to
+        let context = self.context
+        return SnapshotSender.send(message, dbPath: dbPath, to: url, context: context).map {
+            context.peerActivated(id)
+        }
+    }
+
     /// Since when `id` has been reachable, nil when it is not (etcd's `ActiveSince`).
     public func activeSince(_ id: UInt64) -> NIODeadline? { context.activeSince(id) }
 

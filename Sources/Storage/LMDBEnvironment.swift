@@ -395,6 +395,33 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return (before, after)
     }
 
+    /// Replaces the data file by `file` (a copy of another member's backend, received with a raft
+    /// snapshot): `file` is renamed over the data file and the environment reopened with the same
+    /// database handles. Writes and reads wait for the swap. `file` must be on the same file
+    /// system, fsynced, and an environment with the same databases. Any thread, not inside
+    /// `read` or `write`.
+    public func replace(with file: String) throws(LMDBError) {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        gate.lockExclusive()
+        defer { gate.unlock() }
+        let handles: [Handle] = pool.withLock { state in
+            defer { state.handles = [] }
+            return state.handles
+        }
+        for handle in handles { mdb_txn_abort(handle.pointer) }
+        mdb_env_close(env)
+        let renamed = rename(file, path) == 0
+        let renameErrno = errno
+        if renamed { try? POSIXFile.syncDirectory(containing: path) }
+        do {
+            try reopen()
+        } catch {
+            fatalError("LMDB: cannot reopen \(path) after replacing it: \(error); restart to recover")
+        }
+        guard renamed else { throw .other(code: renameErrno, operation: "rename \(file) \(path)") }
+    }
+
     /// Opens `path` again with the same settings and database handles. Under `writeLock` with the
     /// gate exclusive, after `mdb_env_close`.
     private func reopen() throws(LMDBError) {

@@ -50,6 +50,19 @@ final class Lessor: Sendable {
         }
     }
 
+    /// The store was replaced by a leader's snapshot (this member follows): the leases are the
+    /// snapshot's; renew waiters learn nothing more here (a follower forwards renewals).
+    func restore(_ records: [Lease]) {
+        let minTTL = minTTLSeconds
+        let waiters = state.withLock { s -> [@Sendable (RenewOutcome) -> Void] in
+            s.table = LeaseTable()
+            s.table.load(records.map { ($0.id, $0.ttl, $0.remainingTTL) }, minTTLSeconds: minTTL)
+            defer { s.revokeWaiters = [:] }
+            return s.revokeWaiters.values.flatMap { $0 }
+        }
+        for w in waiters { w(.notPrimary) }
+    }
+
     /// This member became leader: leases expire from now on, each after its TTL plus `extend`
     /// (etcd extends by the election timeout). On a restart every lease so gets its full TTL
     /// again, as in etcd.

@@ -491,13 +491,8 @@ final class RaftNode: @unchecked Sendable {
     private func handleReady(_ rd: Ready) {
         if let soft = rd.softState { softStateChanged(soft) }
         if let hs = rd.hardState { termAtomic.store(hs.term, ordering: .relaxed) }
-        if let snapshot = rd.snapshot {
-            // Installing a leader's snapshot needs the backend file it came with (the peer
-            // transport saved it); not possible without peers.
-            logger.critical("received a raft snapshot this member cannot install yet", metadata: ["index": "\(snapshot.metadata.index)"])
-            fatalError("snapshot install is not supported")
-        }
         if !rd.messages.isEmpty { sender?.send(rd.messages) }
+        if let snapshot = rd.snapshot { install(snapshot) }
         persist(rd)
         if !rd.messagesAfterPersist.isEmpty { sender?.send(rd.messagesAfterPersist) }
         if !rd.committedEntries.isEmpty {
@@ -689,6 +684,11 @@ final class RaftNode: @unchecked Sendable {
         }
         let alone = confState.voters == [configuration.memberID] && confState.learners.isEmpty
         guard keepFrom > first + (alone ? 0 : Self.trimStepEntries), keepFrom <= appliedIndex else { return }
+        // Raft sends a follower that needs a dropped entry the storage's snapshot, which must
+        // then stand at least where the log starts (the bridge sends the real state with it).
+        if (try? raftStorage.snapshot().metadata.index) ?? 0 < keepFrom {
+            _ = try? raftStorage.createSnapshot(at: LogIndex(keepFrom), confState: rawNode.confState, data: [])
+        }
         try? raftStorage.compact(upTo: LogIndex(keepFrom))
     }
 
@@ -746,6 +746,53 @@ final class RaftNode: @unchecked Sendable {
     }
 
     // MARK: snapshots
+
+    /// The backend file a leader's snapshot at `index` came with (saved by the peer transport).
+    func snapshotDBPath(index: UInt64) -> String {
+        snapshots.directory + "/" + String(format: "%016llx.snap.db", index)
+    }
+
+    /// A snapshot from the leader (this member was too far behind for the log): its backend file
+    /// replaces the store, everything cached from the store is read again, the WAL and the
+    /// `.snap` file record it (the log continues after it), and raft's storage starts from it.
+    /// Raft thread, before the Ready's entries are persisted.
+    private func install(_ snapshot: Snapshot) {
+        let index = snapshot.metadata.index
+        let path = snapshotDBPath(index: index)
+        logger.info("applying snapshot", metadata: ["incoming-leader-snapshot-index": "\(index)", "current-applied-index": "\(appliedIndex)"])
+        guard FileManager.default.fileExists(atPath: path) else {
+            // Raft took the snapshot; without its data this member cannot go on consistently.
+            logger.critical("failed to open snapshot backend", metadata: ["path": "\(path)"])
+            fatalError("snapshot backend \(path) is missing")
+        }
+        do {
+            try store.environment.replace(with: path)
+            try store.reload()
+            try applier.alarms.publish(from: store)
+            try membership.publish(from: store)
+            let leases = try store.read { try applier.leases.store.records(in: $0.backend) }
+            applier.leases.lessor.restore(leases)
+            let meta = store.meta
+            watchHub?.restore(currentRevision: meta.currentRevision, compactedRevision: meta.compactedRevision)
+            precondition(meta.appliedIndex == index, "the snapshot's backend is at index \(meta.appliedIndex), its message says \(index)")
+            try wal.saveSnapshotMarker(index: index, term: snapshot.metadata.term)
+            if configuration.fsync { try wal.sync() }
+            try snapshots.save(Snapshot(data: [], metadata: snapshot.metadata))
+            try raftStorage.applySnapshot(Snapshot(data: [], metadata: snapshot.metadata))
+        } catch {
+            logger.critical("failed to apply a snapshot", metadata: ["index": "\(index)", "error": "\(error)"])
+            fatalError("failed to apply snapshot at \(index): \(error)")
+        }
+        appliedIndex = index
+        snapshotIndex = index
+        published.withLock {
+            $0.appliedIndex = index
+            $0.appliedTerm = snapshot.metadata.term
+            $0.commitIndex = max($0.commitIndex, index)
+        }
+        onMembershipApplied?(membership.current)
+        logger.info("applied snapshot", metadata: ["snapshot-index": "\(index)"])
+    }
 
     /// Every `--snapshot-count` applied entries: flush the backend (the WAL before this point is
     /// then no longer needed), record a snapshot, trim raft's in-memory log (keeping

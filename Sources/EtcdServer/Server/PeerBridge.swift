@@ -3,7 +3,10 @@ import Foundation
 import Logging
 import NIOCore
 import Peer
+import MVCC
 import Raft
+import Storage
+import Synchronization
 
 /// Connects the member to its peers: what the peer transport asks of the member (`PeerServices`:
 /// raft messages in, membership and version out, leases for forwarded keep-alives) and where
@@ -45,15 +48,72 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
         regular.reserveCapacity(messages.count)
         for m in messages {
             if m.type == .snap {
-                // Snapshots travel with the backend file (`POST /raft/snapshot`); until this member
-                // can send one, raft hears that it failed and tries again later.
-                logger.warning("cannot send a snapshot to a peer yet", metadata: ["remote-peer-id": "\(hex(m.to))"])
-                core.raft.reportSnapshot(m.to, status: .failed)
+                sendSnapshot(m)
                 continue
             }
             regular.append(m)
         }
         if !regular.isEmpty { transport?.send(regular) }
+    }
+
+    // MARK: snapshots
+
+    /// Snapshots in flight, by recipient: one at a time per member (raft sends it nothing else
+    /// until the outcome is reported).
+    private let snapshotsInFlight = Mutex<Set<UInt64>>([])
+    private static let snapshotQueue = DispatchQueue(label: "swetcd-snapshot-send", attributes: .concurrent)
+
+    /// etcd's merged snapshot: the backend as it is now (a consistent copy), the metadata of the
+    /// index it holds, the membership as etcd's v2 JSON; sent with the file over
+    /// `POST /raft/snapshot`. Raft's own MsgSnap only says that one is needed. Off the raft thread.
+    private func sendSnapshot(_ m: Message) {
+        let to = m.to
+        guard snapshotsInFlight.withLock({ $0.insert(to).inserted }) else { return }
+        let core = self.core
+        let logger = self.logger
+        let directory = snapshotDirectory
+        Self.snapshotQueue.async { [self] in
+            let path = directory + "/send-\(String(to, radix: 16))-\(UUID().uuidString).db"
+            func finish(_ ok: Bool, _ error: (any Error)? = nil) {
+                try? FileManager.default.removeItem(atPath: path)
+                try? FileManager.default.removeItem(atPath: path + "-lock")
+                snapshotsInFlight.withLock { _ = $0.remove(to) }
+                if let error { logger.warning("failed to send database snapshot", metadata: ["remote-peer-id": "\(hex(to))", "error": "\(error)"]) }
+                core.raft.reportSnapshot(to, status: ok ? .finished : .failed)
+            }
+            do {
+                try core.store.environment.copy(to: path, compact: true)
+                let (meta, membership) = try Self.describe(backendCopy: path)
+                var message = m
+                message.snapshot = Snapshot(
+                    data: Array(V2StoreSnapshot.json(membership).utf8),
+                    metadata: SnapshotMetadata(confState: membership.confState, index: meta.appliedIndex, term: meta.appliedTerm))
+                logger.info("sending database snapshot", metadata: [
+                    "remote-peer-id": "\(hex(to))", "snapshot-index": "\(meta.appliedIndex)",
+                    "bytes": "\((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)",
+                ])
+                guard let transport else { return finish(false) }
+                transport.sendSnapshot(message, dbPath: path).whenComplete { result in
+                    switch result {
+                    case .success:
+                        logger.info("sent database snapshot", metadata: ["remote-peer-id": "\(hex(to))", "snapshot-index": "\(meta.appliedIndex)"])
+                        finish(true)
+                    case .failure(let error):
+                        finish(false, error)
+                    }
+                }
+            } catch {
+                finish(false, error)
+            }
+        }
+    }
+
+    /// The applied index and term, and the membership, a copy of the backend holds.
+    private static func describe(backendCopy path: String) throws -> (MVCCMeta, Membership) {
+        let env = try LMDBEnvironment(path: path, mapSizeBytes: EtcdServer.mapSizeMinBytes, maxReaders: 4, maxDatabases: 16)
+        defer { env.close() }
+        let store = try MVCCStore(environment: env)
+        return (store.meta, try MembershipStore(store: store).current)
     }
 
     // MARK: PeerServices
@@ -104,6 +164,9 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
     }
 
     func snapshotReceived(_ message: Message, dbPath: String) -> PeerProcessOutcome {
-        process(message)
+        logger.info("received and saved database snapshot", metadata: [
+            "remote-peer-id": "\(hex(message.from))", "snapshot-index": "\(message.snapshot.metadata.index)", "path": "\(dbPath)",
+        ])
+        return process(message)
     }
 }

@@ -115,6 +115,23 @@ final class WatchHub: @unchecked Sendable {
         state.withLock { s in !s.unsynced.keys.contains { $0.session == session } }
     }
 
+    /// The store was replaced by a snapshot from the leader: every synced watcher goes back to
+    /// catch-up from the revision it needed next (read from the new history, or answered as
+    /// compacted when the snapshot's history starts later), as etcd's `watchableStore.Restore`.
+    func restore(currentRevision: Int64, compactedRevision: Int64) {
+        state.withLock { s in
+            for w in s.watchers.values where w.synced {
+                Self.unindex(&s, w)
+                w.synced = false
+                w.nextRevision = s.publishedRevision + 1
+                s.unsynced[w.key] = w
+            }
+            s.publishedRevision = currentRevision
+            s.compactedRevision = compactedRevision
+        }
+        signal()
+    }
+
     /// The session could not take more: the watcher falls back to catch-up from `revision`.
     func demote(_ key: WatcherKey, from revision: Int64) {
         state.withLock { s in
