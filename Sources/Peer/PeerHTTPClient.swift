@@ -141,8 +141,9 @@ struct Exchange {
     var promise: EventLoopPromise<PeerHTTPClient.Response>
 }
 
-/// Carries one exchange at a time on a client connection. Event loop only.
-final class ExchangeHandler: ChannelInboundHandler {
+/// Carries one exchange at a time on a client connection. Event loop only (`start` hops there;
+/// hence `@unchecked Sendable`).
+final class ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 

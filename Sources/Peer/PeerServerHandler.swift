@@ -344,8 +344,12 @@ final class PeerServerHandler: ChannelInboundHandler {
         if status != .noContent && bodyBuffer.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(bodyBuffer))), promise: nil)
         }
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if close { done.whenComplete { _ in context.close(promise: nil) } }
+        if close {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
     }
 
     /// Go's `time.Time` JSON: RFC 3339 with nanoseconds, trailing zeros trimmed, UTC as `Z`.

@@ -31,11 +31,12 @@ enum SnapshotSender {
                 try? file.close()
                 promise.fail(error)
             case .success(let channel):
-                var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: PeerProtocol.snapshotPath)
-                head.headers.add(name: "Host", value: url.isUnix ? "localhost" : "\(url.host):\(url.port)")
-                for (name, value) in context.requestHeaders(to: nil) { head.headers.add(name: name, value: value) }
-                head.headers.add(name: "Content-Type", value: "application/octet-stream")
-                head.headers.add(name: "Transfer-Encoding", value: "chunked")
+                var requestHead = HTTPRequestHead(version: .http1_1, method: .POST, uri: PeerProtocol.snapshotPath)
+                requestHead.headers.add(name: "Host", value: url.isUnix ? "localhost" : "\(url.host):\(url.port)")
+                for (name, value) in context.requestHeaders(to: nil) { requestHead.headers.add(name: name, value: value) }
+                requestHead.headers.add(name: "Content-Type", value: "application/octet-stream")
+                requestHead.headers.add(name: "Transfer-Encoding", value: "chunked")
+                let head = requestHead
                 let response = channel.eventLoop.makePromise(of: PeerHTTPClient.Response.self)
                 channel.pipeline.handler(type: ExchangeHandler.self).whenComplete { found in
                     guard case .success(let handler) = found else {

@@ -157,8 +157,9 @@ struct StreamDecoder {
     }
 }
 
-/// Reads one stream's response. Event loop only.
-final class StreamReaderHandler: ChannelInboundHandler {
+/// Reads one stream's response. Event loop only (its watchdog runs there too; hence
+/// `@unchecked Sendable`).
+final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
 
     private weak var reader: StreamReader?
@@ -177,10 +178,11 @@ final class StreamReaderHandler: ChannelInboundHandler {
 
     func channelActive(context ctx: ChannelHandlerContext) {
         lastReadNanoseconds = .now()
+        let channel = ctx.channel
         watchdog = ctx.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
             guard let self else { return }
             if NIODeadline.now() - self.lastReadNanoseconds > StreamReader.readTimeout {
-                ctx.close(promise: nil)
+                channel.close(promise: nil)
             }
         }
         ctx.fireChannelActive()

@@ -72,9 +72,11 @@ import Testing
         #expect(GoDuration.milliseconds("10") == nil)
     }
 
-    @Test func aMultiMemberInitialClusterIsRefusedUntilMembersReplicate() throws {
+    @Test func aMultiMemberInitialClusterIsAcceptedAndTheLocalNameMustBeInIt() throws {
         var config = try parse([]).config
         config.initialCluster = [("default", "http://localhost:2380"), ("b", "http://b:2380")]
+        #expect(throws: Never.self) { try ConfigValidation.validate(config) }
+        config.initialCluster = [("a", "http://a:2380"), ("b", "http://b:2380")]
         #expect(throws: ConfigValidation.Failure.self) { try ConfigValidation.validate(config) }
     }
 }
