@@ -29,6 +29,8 @@ final class StreamReader: Sendable {
         var stopped = true
         var channel: (any Channel)?
         var active = false
+        /// A failure was logged since the stream was last up.
+        var reportedFailure = false
     }
 
     init(type: StreamType, remoteID: UInt64, urls: [String], context: PeerContext) {
@@ -76,6 +78,22 @@ final class StreamReader: Sendable {
         state.withLock { s in
             s.active = false
             s.urlIndex += 1
+        }
+    }
+
+    /// The connection failed before or while the stream ran (a refused TLS handshake, say):
+    /// logged when the stream was up or had never failed before, as etcd's peer status logs
+    /// "peer became inactive" once per outage.
+    fileprivate func dialFailed(_ error: any Error) {
+        let log = state.withLock { s -> Bool in
+            defer { s.reportedFailure = true }
+            return s.active || !s.reportedFailure
+        }
+        failed()
+        if log {
+            context.logger.warning("peer became inactive (message send to peer failed)", metadata: [
+                "peer-id": "\(PeerProtocol.idString(remoteID))", "stream-type": "\(type.rawValue)", "error": "\(error)",
+            ])
         }
     }
 
@@ -130,7 +148,10 @@ final class StreamReader: Sendable {
 
     /// The remote answered 200: the stream is up.
     fileprivate func established() {
-        state.withLock { $0.active = true }
+        state.withLock {
+            $0.active = true
+            $0.reportedFailure = false
+        }
     }
 
     fileprivate func refused() {
@@ -245,6 +266,7 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context ctx: ChannelHandlerContext, error: any Error) {
+        reader?.dialFailed(error)
         ctx.close(promise: nil)
     }
 }

@@ -316,14 +316,16 @@ def _check_snapshot_reads(ops, rev_of, violations):
     writes = defaultdict(list)   # key -> sorted [(rev, value)]
     for (key, value), rev in rev_of.items():
         writes[key].append((rev, value))
+    revs_of = {}
     for key in writes:
         writes[key].sort()
+        revs_of[key] = [r for r, _ in writes[key]]
     for op in ops:
         if not op.is_read() or op.header_rev is None:
             continue
         h = op.header_rev
         ws = writes.get(op.key, [])
-        revs = [r for r, _ in ws]
+        revs = revs_of.get(op.key, [])
         j = bisect.bisect_right(revs, h)   # writes with rev <= h: ws[:j]
         latest = ws[j - 1] if j else None
         if op.read is None:

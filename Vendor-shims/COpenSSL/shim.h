@@ -4,6 +4,7 @@
 #ifndef COPENSSL_SHIM_H
 #define COPENSSL_SHIM_H
 #include <openssl/ssl.h>
+#include <string.h>
 #include <openssl/err.h>
 #include <openssl/bio.h>
 #include <openssl/x509.h>
@@ -86,6 +87,10 @@ static inline int COpenSSL_certificate_common_name(X509 *cert, char *buf, int le
 /// Client verification as Go's crypto/tls + etcd's CRL check do it: a certificate listed in the
 /// CRL is refused, but the CRL's own thisUpdate/nextUpdate are not enforced (etcd checks serials
 /// only). Every other verification error stands.
+///
+/// With an allowed common name set on the context (`COpenSSL_SSL_CTX_set_allowed_cn`, etcd's
+/// `--peer-cert-allowed-cn`), a client certificate whose subject CN differs is rejected during
+/// the handshake (the client sees "bad certificate"), as etcd's VerifyPeerCertificate does.
 static inline int COpenSSL_verify_callback(int ok, X509_STORE_CTX *ctx) {
     if (!ok) {
         int err = X509_STORE_CTX_get_error(ctx);
@@ -93,8 +98,28 @@ static inline int COpenSSL_verify_callback(int ok, X509_STORE_CTX *ctx) {
             X509_STORE_CTX_set_error(ctx, X509_V_OK);
             return 1;
         }
+        return ok;
+    }
+    if (X509_STORE_CTX_get_error_depth(ctx) == 0) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+        const char *allowed = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+        if (allowed != NULL) {
+            char cn[256] = {0};
+            X509 *cert = X509_STORE_CTX_get_current_cert(ctx);
+            X509_NAME *name = cert ? X509_get_subject_name(cert) : NULL;
+            int n = name ? X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn)) : -1;
+            if (n < 0 || strcmp(cn, allowed) != 0) {
+                X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
+                return 0;
+            }
+        }
     }
     return ok;
+}
+
+/// The common name client certificates must carry (NULL: any); the string must outlive `ctx`.
+static inline void COpenSSL_SSL_CTX_set_allowed_cn(SSL_CTX *ctx, const char *cn) {
+    SSL_CTX_set_app_data(ctx, (void *)cn);
 }
 
 static inline void COpenSSL_SSL_CTX_set_verify(SSL_CTX *ctx, int mode) {

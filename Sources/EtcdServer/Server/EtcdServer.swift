@@ -24,6 +24,7 @@ public final class EtcdServer: @unchecked Sendable {
     private var autoCompaction: AutoCompactionRunner?
     private lazy var announcer = CapabilityAnnouncer(logger: logger)
     private var peers: PeerTransport?
+    private var versionCheck: RepeatedTask?
 
     /// The LMDB map is address space, not memory; it grows in place up to this before the
     /// backend reports it is full (the quota check answers long before).
@@ -180,6 +181,9 @@ public final class EtcdServer: @unchecked Sendable {
         // etcd serves clients only once this member's attributes are in the log.
         try core.publishAttributes()
         core.decideClusterVersion()
+        versionCheck = group.next().scheduleRepeatedTask(initialDelay: EtcdServerCore.versionCheckInterval, delay: EtcdServerCore.versionCheckInterval) { [weak core] _ in
+            core?.decideClusterVersion()
+        }
 
         var router = GRPCRouter()
         KVService(server: core).register(&router)
@@ -243,6 +247,8 @@ public final class EtcdServer: @unchecked Sendable {
     public func stop() {
         autoCompaction?.stop()
         autoCompaction = nil
+        versionCheck?.cancel()
+        versionCheck = nil
         for channel in channels { try? channel.close().wait() }
         channels.removeAll()
         core?.raft.stop()

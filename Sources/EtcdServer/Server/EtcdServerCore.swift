@@ -246,24 +246,57 @@ final class EtcdServerCore: Sendable {
         }
     }
 
-    /// etcd's `monitorVersions` on the leader: once every member has published (they all run
-    /// this version), the cluster version is set to this release's (`PUT /0/version`, a v2
-    /// request as etcd 3.5 proposes it). Any thread; at most one proposal in flight.
+    /// etcd's `monitorVersions` on the leader (run at each first commit of a term and every
+    /// `versionCheckInterval`): asks every member's `/version`; the cluster version becomes the
+    /// lowest major.minor they run when all answered, and etcd's minimum cluster version (3.0.0)
+    /// when it has none yet and some did not (a member that never joins must not keep the
+    /// cluster from getting one). Proposed as etcd 3.5 does, a v2 `PUT /0/version`. Any thread;
+    /// at most one check in flight.
     func decideClusterVersion() {
         guard raft.leaderID == identity.memberID else { return }
-        let current = membership.current
-        guard current.clusterVersion != EtcdVersion.cluster,
-            !current.members.isEmpty, current.members.values.allSatisfy({ !$0.clientURLs.isEmpty })
-        else { return }
         guard versionProposalInFlight.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let current = membership.current
+        let others = current.members.values.filter { $0.id != identity.memberID }
+        guard let peers, !others.isEmpty else {
+            return proposeClusterVersion(EtcdVersion.cluster, current: current.clusterVersion)
+        }
+        let futures = others.map { peers.fetchVersion(urls: $0.peerURLs, timeout: .seconds(1)) }
+        EventLoopFuture.whenAllComplete(futures, on: futures[0].eventLoop).whenComplete { [self] results in
+            var lowest = PeerVersion(EtcdVersion.server)!
+            var allAnswered = true
+            for result in (try? results.get()) ?? [] {
+                guard case .success(let text?) = result, let v = PeerVersion(text) else {
+                    allAnswered = false
+                    continue
+                }
+                if v < lowest { lowest = v }
+            }
+            let decided = allAnswered ? "\(lowest.major).\(lowest.minor).0" : nil
+            if let currentVersion = membership.current.clusterVersion {
+                guard let decided, let now = PeerVersion(currentVersion), let next = PeerVersion(decided), now < next else {
+                    return versionProposalInFlight.store(false, ordering: .releasing)
+                }
+                return proposeClusterVersion(decided, current: currentVersion)
+            }
+            proposeClusterVersion(decided ?? EtcdVersion.minCluster, current: nil)
+        }
+    }
+
+    private func proposeClusterVersion(_ version: String, current: String?) {
+        guard current != version, raft.leaderID == identity.memberID else {
+            return versionProposalInFlight.store(false, ordering: .releasing)
+        }
         let id = nextID()
-        let request = V2Request(id: id, method: "PUT", path: "/0/version", val: EtcdVersion.cluster)
-        logger.info(current.clusterVersion == nil ? "setting up initial cluster version using v2 API" : "updating cluster version using v2 API",
-                    metadata: ["from": "\(current.clusterVersion ?? "")", "to": "\(EtcdVersion.capability)"])
+        let request = V2Request(id: id, method: "PUT", path: "/0/version", val: version)
+        logger.info(current == nil ? "setting up initial cluster version using v2 API" : "updating cluster version using v2 API",
+                    metadata: ["from": "\(current ?? "")", "to": "\(version.split(separator: ".").prefix(2).joined(separator: "."))"])
         raft.propose(Proposal(id: id, data: request.serializedBytes(), type: .normal) { [self] _ in
             versionProposalInFlight.store(false, ordering: .releasing)
         })
     }
+
+    /// How often the leader checks the members' versions (etcd's `monitorVersionInterval`).
+    static let versionCheckInterval = TimeAmount.seconds(4)
 
     private let versionProposalInFlight = Atomic<Bool>(false)
 
@@ -334,4 +367,19 @@ final class EtcdServerCore: Sendable {
 
 extension Date {
     static var nowMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+/// major.minor of an etcd version string, for comparing cluster versions.
+struct PeerVersion: Comparable {
+    var major: Int
+    var minor: Int
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ".")
+        guard parts.count >= 2, let major = Int(parts[0]), let minor = Int(parts[1]) else { return nil }
+        self.major = major
+        self.minor = minor
+    }
+
+    static func < (a: PeerVersion, b: PeerVersion) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
 }

@@ -6,6 +6,9 @@
 public enum EtcdVersion {
     public static let server = "3.5.16"
     public static let cluster = "3.5.0"
+    /// etcd's `MinClusterVersion`: the cluster version a leader sets while some member has not
+    /// told its own.
+    public static let minCluster = "3.0.0"
     /// The major.minor printed in etcd's "enabled capabilities for version" line.
     public static let capability = "3.5"
     /// swetcd's own version.

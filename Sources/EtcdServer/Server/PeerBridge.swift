@@ -74,7 +74,7 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
         let directory = snapshotDirectory
         Self.snapshotQueue.async { [self] in
             let path = directory + "/send-\(String(to, radix: 16))-\(UUID().uuidString).db"
-            func finish(_ ok: Bool, _ error: (any Error)? = nil) {
+            @Sendable func finish(_ ok: Bool, _ error: (any Error)? = nil) {
                 try? FileManager.default.removeItem(atPath: path)
                 try? FileManager.default.removeItem(atPath: path + "-lock")
                 snapshotsInFlight.withLock { _ = $0.remove(to) }

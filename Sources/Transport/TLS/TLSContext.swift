@@ -1,4 +1,5 @@
 internal import COpenSSL
+import Glibc
 
 /// One OpenSSL `SSL_CTX` built from a `TLSConfiguration`: certificate chain, private key,
 /// trusted CAs, client verification, ALPN (h2, http/1.1) and cipher suites.
@@ -60,6 +61,10 @@ public final class TLSContext: @unchecked Sendable {
             }
             COpenSSL_SSL_CTX_set_verify(ctx, skip ? SSL_VERIFY_NONE : SSL_VERIFY_PEER)
         }
+        if role == .server, let cn = configuration.allowedCommonName, !cn.isEmpty {
+            allowedCommonName = strdup(cn)
+            COpenSSL_SSL_CTX_set_allowed_cn(ctx, allowedCommonName)
+        }
         if role == .server, let host = configuration.allowedHostname, !host.isEmpty {
             // Checked by OpenSSL while it verifies the client's chain: a mismatch fails the
             // handshake as a bad certificate, as etcd's VerifyPeerCertificate does.
@@ -97,7 +102,12 @@ public final class TLSContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
+        free(allowedCommonName)
     }
+
+    /// The C string the verify callback compares client certificates' CN with (owned here,
+    /// freed after the context).
+    private var allowedCommonName: UnsafeMutablePointer<CChar>?
 
     /// Empties this thread's OpenSSL error queue into one line.
     static func drainErrors() -> String {

@@ -186,11 +186,24 @@ final class TLSHandler: ChannelDuplexHandler {
             flushCiphertext(context: context, promise: nil)
             logger.warning(
                 isClient ? "TLS handshake with a peer failed" : "rejected connection on \(tlsContext.configuration.endpoint.rawValue) endpoint",
-                metadata: ["remote-addr": "\(context.remoteAddress.map { "\($0)" } ?? "")", "error": "\(reason)"])
+                metadata: ["remote-addr": "\(context.remoteAddress.map { "\($0)" } ?? "")", "error": "\(isClient ? Self.goAlertText(reason) : reason)"])
             state = .closed
             failPendingWrites()
+            if isClient { context.fireErrorCaught(TLSError.handshake(Self.goAlertText(reason))) }
             context.close(promise: nil)
         }
+    }
+
+    /// A client-side handshake failure in Go's words when the server sent an alert (etcd's logs
+    /// and tests look for "remote error: tls: bad certificate"), else OpenSSL's.
+    static func goAlertText(_ openSSLReason: String) -> String {
+        let alerts = [
+            ("alert bad certificate", "bad certificate"), ("alert certificate required", "certificate required"),
+            ("alert handshake failure", "handshake failure"), ("alert unknown ca", "unknown certificate authority"),
+            ("alert certificate revoked", "revoked certificate"), ("alert protocol version", "protocol version not supported"),
+        ]
+        for (openSSL, go) in alerts where openSSLReason.contains(openSSL) { return "remote error: tls: \(go) (\(openSSLReason))" }
+        return openSSLReason
     }
 
     private func negotiatedProtocol() -> String? {
@@ -239,6 +252,8 @@ final class TLSHandler: ChannelDuplexHandler {
                 let reason = TLSContext.drainErrors()
                 logger.debug("tls read failed", metadata: ["error": "\(reason)"])
                 state = .closed
+                // TLS 1.3: a server that refuses our certificate says so after our handshake ended.
+                if isClient { context.fireErrorCaught(TLSError.handshake(Self.goAlertText(reason))) }
                 context.close(promise: nil)
                 return
             }
