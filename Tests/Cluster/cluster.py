@@ -10,34 +10,27 @@
 Readiness is only ever decided by observing the servers (gRPC calls with short deadlines,
 retried until an overall deadline); nothing sleeps to guess.
 
-Partitions go through a TCP proxy (`PeerProxy`): each member advertises a proxy port in
---initial-advertise-peer-urls / --initial-cluster, and the proxy forwards to its real
---listen-peer-urls. rafthttp carries messages in both directions over connections dialed by
-either side (a stream from X to Y is a GET that Y dials to X; pipeline POSTs are dialed by the
-sender), so cutting X off needs to know who dialed each connection: the proxy looks the dialing
-socket up in /proc/net/tcp and finds which member process holds it. While X is partitioned,
-every connection X dialed or that was dialed to X forwards nothing (bytes read are dropped, so
-neither side sees anything, as with a blackholed link), and new ones are closed as soon as they
-are accepted. Healing closes the blackholed connections (their byte streams are torn) so that
-the members dial again.
+Partitions go through a TCP proxy per member (peerproxy.py, in a process of its own): each
+member advertises the proxy's port in --initial-advertise-peer-urls / --initial-cluster, the
+proxy forwards to its real --listen-peer-urls and can blackhole all peer traffic to and from
+one member.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import grpc
 
 import stubs
+from peerproxy import PeerProxy
 
 REF = os.environ.get("ETCD_REFERENCE_DIR", os.path.expanduser("~/.cache/etcd-reference"))
 ROOT = stubs.ROOT
@@ -69,178 +62,6 @@ def channel(address: str) -> grpc.Channel:
 
 class ClusterError(RuntimeError):
     pass
-
-
-# ---------------------------------------------------------------------------------------------
-# Peer proxy
-# ---------------------------------------------------------------------------------------------
-
-def _tcp_inode(client_port: int, server_port: int) -> Optional[str]:
-    """Inode of the socket whose local port is client_port and remote port server_port."""
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    if (int(parts[1].rsplit(":", 1)[1], 16) == client_port
-                            and int(parts[2].rsplit(":", 1)[1], 16) == server_port):
-                        return parts[9]
-        except FileNotFoundError:
-            continue
-    return None
-
-
-def _process_holding(inode: str, pids: Dict[str, int]) -> Optional[str]:
-    target = f"socket:[{inode}]"
-    for name, pid in pids.items():
-        fd_dir = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(os.path.join(fd_dir, fd)) == target:
-                    return name
-            except OSError:
-                continue
-    return None
-
-
-class _Link:
-    """One proxied TCP connection: `src` dialed `dst` (member names; src None if unknown)."""
-
-    def __init__(self, src, dst, down):
-        self.src, self.dst = src, dst
-        self.down = down          # transport towards the dialer
-        self.up = None            # transport towards the member listening
-        self.blackholed = False
-
-    def close(self):
-        for t in (self.down, self.up):
-            if t is not None and not t.is_closing():
-                t.abort()
-
-
-class PeerProxy:
-    """Per-member TCP forwarders on one asyncio loop in a background thread."""
-
-    def __init__(self, pids: Callable[[], Dict[str, int]]):
-        self._pids = pids
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="peer-proxy", daemon=True)
-        self._thread.start()
-        self._servers = {}
-        self._targets = {}
-        self._partitioned = set()
-        self._links = set()
-        self.unidentified = 0     # connections whose dialer was not a member (should stay 0)
-        self.refused = 0          # connections closed at accept because of a partition
-
-    def _run(self, coro, timeout=10):
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def _call(self, fn, *args):
-        async def wrapper():
-            return fn(*args)
-        return self._run(wrapper())
-
-    def add(self, name: str, target_port: int) -> int:
-        """Start forwarding a new port to target_port; returns the new port."""
-        async def start():
-            server = await asyncio.start_server(
-                lambda r, w: self._accept(name, r, w), "127.0.0.1", 0, reuse_address=True)
-            self._servers[name] = server
-            self._targets[name] = target_port
-            return server.sockets[0].getsockname()[1]
-        return self._run(start())
-
-    def _blocked(self, src, dst) -> bool:
-        return dst in self._partitioned or (src is not None and src in self._partitioned)
-
-    async def _accept(self, dst, reader, writer):
-        down = writer.transport
-        client_port = writer.get_extra_info("peername")[1]
-        server_port = writer.get_extra_info("sockname")[1]
-        src = None
-        inode = _tcp_inode(client_port, server_port)
-        if inode is not None:
-            src = _process_holding(inode, self._pids())
-        if src is None:
-            self.unidentified += 1
-        if self._blocked(src, dst):
-            self.refused += 1
-            down.abort()
-            return
-        link = _Link(src, dst, down)
-        try:
-            up_reader, up_writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", self._targets[dst]), 5)
-        except (OSError, asyncio.TimeoutError):
-            down.abort()
-            return
-        link.up = up_writer.transport
-        if self._blocked(src, dst):     # a partition started while connecting
-            link.close()
-            return
-        self._links.add(link)
-        try:
-            await asyncio.gather(self._pump(reader, up_writer, link), self._pump(up_reader, writer, link))
-        finally:
-            self._links.discard(link)
-            link.close()
-
-    @staticmethod
-    async def _pump(reader, writer, link):
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                if link.blackholed:
-                    continue        # dropped on the floor
-                writer.write(data)
-                await writer.drain()
-        except (OSError, asyncio.CancelledError):
-            pass
-        finally:
-            link.close()
-
-    def partition(self, name: str):
-        def apply():
-            self._partitioned.add(name)
-            for link in self._links:
-                if self._blocked(link.src, link.dst):
-                    link.blackholed = True
-        self._call(apply)
-
-    def heal(self, name: Optional[str] = None):
-        """Heal one member (or all when name is None)."""
-        def apply():
-            if name is None:
-                self._partitioned.clear()
-            else:
-                self._partitioned.discard(name)
-            for link in list(self._links):
-                if link.blackholed and not self._blocked(link.src, link.dst):
-                    link.close()
-        self._call(apply)
-
-    def partitioned(self):
-        return set(self._partitioned)
-
-    def close(self):
-        async def stop():
-            for s in self._servers.values():
-                s.close()
-            for link in list(self._links):
-                link.close()
-        try:
-            self._run(stop())
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +137,7 @@ class Cluster:
         self.extra_args = list(extra_args)
         self.token = token
         self.members: List[Member] = [Member(f"m{i}", self.workdir) for i in range(size)]
-        self.proxy = PeerProxy(self._pids) if proxy else None
+        self.proxy = PeerProxy() if proxy else None
         if self.proxy:
             for m in self.members:
                 m.advertised_peer_port = self.proxy.add(m.name, m.peer_port)
@@ -324,6 +145,12 @@ class Cluster:
     # -- lifecycle ------------------------------------------------------------------------------
     def _pids(self) -> Dict[str, int]:
         return {m.name: m.proc.pid for m in self.members if m.proc is not None and m.proc.poll() is None}
+
+    def _tell_proxy(self):
+        """The proxy attributes connections to members by process: keep it told who runs.
+        (A member needs far longer to start dialing peers than this takes.)"""
+        if self.proxy:
+            self.proxy.set_pids(self._pids())
 
     def initial_cluster(self) -> str:
         return ",".join(f"{m.name}=http://127.0.0.1:{m.advertised_peer_port}" for m in self.members)
@@ -350,6 +177,7 @@ class Cluster:
         m._log.flush()
         m.proc = subprocess.Popen(self.args(m), stdout=m._log, stderr=subprocess.STDOUT, env=env,
                                   cwd=self.workdir)
+        self._tell_proxy()
         m.paused = False
         m.expected_down = False
 
@@ -380,6 +208,7 @@ class Cluster:
                 os.kill(m.proc.pid, signal.SIGCONT)   # a stopped process still dies of SIGKILL, but reap cleanly
             m.proc.send_signal(sig)
             m.proc.wait(timeout=30)
+            self._tell_proxy()
         m.paused = False
         m.expected_down = True
         self._drop_channel(m)

@@ -49,7 +49,9 @@ receiving, and ties are treated as concurrent).
 from __future__ import annotations
 
 import bisect
+import json
 import math
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -169,6 +171,26 @@ class Result:
         lines += [f"  ! {v}" for v in self.violations]
         lines += [f"  ? {v}" for v in self.inconclusive]
         return "\n".join(lines)
+
+
+def dump(ops: Iterable[Op], path: str):
+    """Write a history as JSON lines (what `load` and `python3 linearizability.py FILE` read)."""
+    with open(path, "w") as f:
+        for op in ops:
+            d = dict(op.__dict__)
+            if d["ret"] is None:
+                del d["ret"]
+            f.write(json.dumps(d) + "\n")
+
+
+def load(path: str) -> list:
+    ops = []
+    with open(path) as f:
+        for line in f:
+            d = json.loads(line)
+            d.setdefault("ret", None)
+            ops.append(Op(**d))
+    return ops
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,6 +446,21 @@ def _search(ops, rev_of, max_steps):
             ret_entry[i] = e
     required = [op.end() != INF for op in ops]
     tail = m + 1
+    # Writes whose revision is known can only be linearized in revision order, so the next one
+    # must be the lowest-ranked not yet linearized. Checking that before trying a write (rather
+    # than only when a later read or write fails) keeps the search from trying every order of
+    # a burst of concurrent writes. The linearized ones are always a prefix of the ranking, so a
+    # counter is all the state this needs (and the memo key, the bitset, determines it).
+    rank = {}
+    ranked = []
+    for i, op in enumerate(ops):
+        if op.kind == "put" or (op.kind == "cas" and (op.succeeded or op.status == UNKNOWN)):
+            rev = op.write_rev if op.write_rev is not None else rev_of.get((op.key, op.value))
+            if rev is not None:
+                ranked.append((rev, i))
+    for k, (_, i) in enumerate(sorted(ranked)):
+        rank[i] = k
+    next_rank = 0
 
     def unlink(e):
         nxt[prv[e]] = nxt[e]
@@ -449,7 +486,11 @@ def _search(ops, rev_of, max_steps):
             raise AssertionError("search ran off the event list")
         i = op_of[entry]
         if is_call[entry]:
-            ok, new_state = _step(state, ops[i], rev_of)
+            r = rank.get(i)
+            if r is not None and r != next_rank:
+                ok, new_state = False, state
+            else:
+                ok, new_state = _step(state, ops[i], rev_of)
             if ok:
                 new_lin = linearized | (1 << i)
                 if (new_lin, new_state) not in cache:
@@ -457,6 +498,8 @@ def _search(ops, rev_of, max_steps):
                     stack.append((entry, state))
                     state = new_state
                     linearized = new_lin
+                    if r is not None:
+                        next_rank += 1
                     unlink(entry)
                     if required[i]:
                         unlink(ret_entry[i])
@@ -473,6 +516,8 @@ def _search(ops, rev_of, max_steps):
             entry, state = stack.pop()
             j = op_of[entry]
             linearized &= ~(1 << j)
+            if j in rank:
+                next_rank -= 1
             if required[j]:
                 relink(ret_entry[j])
                 remaining += 1
@@ -487,3 +532,10 @@ def _search(ops, rev_of, max_steps):
            f"before it returns; ops overlapping it: " + "; ".join(str(o) for o in concurrent[:8]) +
            (" ..." if len(concurrent) > 8 else ""))
     return False, steps, msg, None
+
+
+if __name__ == "__main__":
+    # Re-check a saved history: python3 linearizability.py history.jsonl
+    result = check(load(sys.argv[1]))
+    print(result.summary())
+    sys.exit(0 if result.ok else 1)

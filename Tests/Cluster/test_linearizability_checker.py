@@ -88,6 +88,29 @@ def test_many_unknown_writes_stay_cheap():
     assert r.keys[0].steps < 100
 
 
+def test_burst_of_concurrent_writes_in_revision_order():
+    # 20 overlapping writes acknowledged with revisions in the reverse order of their calls,
+    # then a read of the last: the search follows the revisions instead of trying orders.
+    h = [put("x", f"v{i}", i * 0.01, 1.0, rev=100 - i) for i in range(20)]
+    h.append(get("x", "v0", 2, 3, mod_rev=100, header_rev=100))
+    r = assert_ok(h)
+    assert r.keys[0].steps < 1000      # (about 2**20 without following the revisions)
+    # The same burst, but a read in the middle of it sees a write older than one that had
+    # already been acknowledged when the read started.
+    h = [put("x", f"v{i}", i * 0.01, 1.0, rev=100 - i) for i in range(20)]
+    h.append(put("x", "w", 1.1, 1.2, rev=101))
+    h.append(get("x", "v0", 1.3, 1.4, mod_rev=100, header_rev=101))
+    assert_violation(h, "not linearizable", "was written at revision 101")
+
+
+def test_dump_and_load(tmp_path):
+    from linearizability import dump, load
+    h = [put("x", "a", 0, None, status=UNKNOWN), cas("x", "a", "b", 1, 2, succeeded=False, read="c", read_rev=3,
+                                                       header_rev=4), get("x", None, 0, 1, linearizable=False)]
+    dump(h, str(tmp_path / "h.jsonl"))
+    assert [o.__dict__ for o in load(str(tmp_path / "h.jsonl"))] == [o.__dict__ for o in h]
+
+
 def test_compare_and_swap():
     assert_ok([
         put("x", "a", 0, 1, rev=2),

@@ -181,7 +181,13 @@ final class TLSHandler: ChannelDuplexHandler {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             flushCiphertext(context: context, promise: nil)
         default:
-            let reason = TLSContext.drainErrors()
+            var reason = TLSContext.drainErrors()
+            let verify = Int32(SSL_get_verify_result(ssl))
+            if !isClient && (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH || verify == X509_V_ERR_CERT_REJECTED) {
+                // A certificate refused for its CN or host name (--peer-cert-allowed-cn/-hostname):
+                // etcd's VerifyPeerCertificate error.
+                reason = "client certificate authentication failed (\(reason))"
+            }
             // The alert for the client (e.g. bad certificate) is in the write BIO: send it first.
             flushCiphertext(context: context, promise: nil)
             logger.warning(
