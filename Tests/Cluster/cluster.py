@@ -182,10 +182,14 @@ class Cluster:
         m.expected_down = False
 
     def start(self, timeout: float = 60):
-        for m in self.members:
-            self.start_member(m)
-        self.wait_ready(timeout=timeout)
-        self.learn_ids(timeout=timeout)
+        try:
+            for m in self.members:
+                self.start_member(m)
+            self.wait_ready(timeout=timeout)
+            self.learn_ids(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def learn_ids(self, timeout: float = 30):

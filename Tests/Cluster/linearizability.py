@@ -21,7 +21,7 @@ Two groups of checks run:
    checked separately). The history becomes a doubly linked list of call and return events in
    time order; the search linearizes any op whose call is before the first pending return,
    backtracks when a return is reached whose op has not been linearized, and memoizes
-   (bitset of linearized ops, model state) pairs so no configuration is explored twice. The
+   (set of linearized ops, model state) pairs so no configuration is explored twice. The
    model is a register whose state is the current value; a write may only follow a write of
    lower revision (etcd's revisions order all writes). Ops with an unknown outcome are
    optional: they may be linearized anywhere after their call, or not at all. A failed op has
@@ -421,6 +421,7 @@ def _search(ops, rev_of, max_steps):
     n = len(ops)
     if n == 0:
         return True, 0, "", []
+    ops = sorted(ops, key=lambda o: o.call)
     # Events: (time, 0=call / 1=return, op index). Calls sort before returns at equal times,
     # so ops touching at an instant count as concurrent (conservative).
     events = []
@@ -446,6 +447,18 @@ def _search(ops, rev_of, max_steps):
             ret_entry[i] = e
     required = [op.end() != INF for op in ops]
     tail = m + 1
+    # The set of linearized ops is two bitsets: required ops (numbered in call order) and
+    # optional ones (few: unknown-outcome writes someone observed). A required op must be
+    # linearized before it returns, so the required set is all ones below a window of currently
+    # overlapping ops; the memo stores it as (position of the lowest zero, bits from there),
+    # which keeps each entry small however long the history is.
+    bit = [0] * n
+    n_req = n_opt = 0
+    for i in range(n):
+        if required[i]:
+            bit[i], n_req = 1 << n_req, n_req + 1
+        else:
+            bit[i], n_opt = 1 << n_opt, n_opt + 1
     # Writes whose revision is known can only be linearized in revision order, so the next one
     # must be the lowest-ranked not yet linearized. Checking that before trying a write (rather
     # than only when a later read or write fails) keeps the search from trying every order of
@@ -472,7 +485,7 @@ def _search(ops, rev_of, max_steps):
 
     remaining = sum(required)
     state = None
-    linearized = 0
+    lin_req = lin_opt = 0
     cache = set()
     stack = []          # (call entry, state before)
     steps = 0
@@ -492,12 +505,17 @@ def _search(ops, rev_of, max_steps):
             else:
                 ok, new_state = _step(state, ops[i], rev_of)
             if ok:
-                new_lin = linearized | (1 << i)
-                if (new_lin, new_state) not in cache:
-                    cache.add((new_lin, new_state))
+                if required[i]:
+                    new_req, new_opt = lin_req | bit[i], lin_opt
+                else:
+                    new_req, new_opt = lin_req, lin_opt | bit[i]
+                low = ((new_req + 1) & ~new_req).bit_length() - 1   # lowest zero bit
+                memo = (new_state, low, new_req >> low, new_opt)
+                if memo not in cache:
+                    cache.add(memo)
                     stack.append((entry, state))
                     state = new_state
-                    linearized = new_lin
+                    lin_req, lin_opt = new_req, new_opt
                     if r is not None:
                         next_rank += 1
                     unlink(entry)
@@ -515,7 +533,10 @@ def _search(ops, rev_of, max_steps):
                 break
             entry, state = stack.pop()
             j = op_of[entry]
-            linearized &= ~(1 << j)
+            if required[j]:
+                lin_req &= ~bit[j]
+            else:
+                lin_opt &= ~bit[j]
             if j in rank:
                 next_rank -= 1
             if required[j]:
