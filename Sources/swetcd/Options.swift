@@ -247,8 +247,8 @@ enum Flags {
         string("peer-cert-allowed-cn", "Allowed CN for inter peer authentication.") { $0.peerCertAllowedCN = $1 }
         string("peer-cert-allowed-hostname", "Allowed TLS hostname for inter peer authentication.") { $0.peerCertAllowedHostname = $1 }
         bool("peer-auto-tls", "Peer TLS using generated certificates") { $0.config.peerAutoTLS = $1 }
-        peerOnly("peer-client-cert-file", .value, "Path to an explicit peer client TLS cert file otherwise peer cert file will be used when client auth is required.")
-        peerOnly("peer-client-key-file", .value, "Path to an explicit peer client TLS key file otherwise peer key file will be used when client auth is required.")
+        string("peer-client-cert-file", "Path to an explicit peer client TLS cert file otherwise peer cert file will be used when client auth is required.") { $0.config.peerClientCertFile = $1 }
+        string("peer-client-key-file", "Path to an explicit peer client TLS key file otherwise peer key file will be used when client auth is required.") { $0.config.peerClientKeyFile = $1 }
         unsupported("client-cert-file", .value, default: "", "swetcd never dials its own client port", "Path to an explicit peer client TLS cert file otherwise cert file will be used when client auth is required.")
         unsupported("client-key-file", .value, default: "", "swetcd never dials its own client port", "Path to an explicit peer client TLS key file otherwise key file will be used when client auth is required.")
         p.add("tls-min-version", .value, "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.") { (o: inout Options, v: String) throws(E) in

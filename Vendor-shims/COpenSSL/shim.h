@@ -108,7 +108,16 @@ static inline int COpenSSL_verify_callback(int ok, X509_STORE_CTX *ctx) {
             X509 *cert = X509_STORE_CTX_get_current_cert(ctx);
             X509_NAME *name = cert ? X509_get_subject_name(cert) : NULL;
             int n = name ? X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn)) : -1;
-            if (n < 0 || strcmp(cn, allowed) != 0) {
+            // `allowed` is a comma-separated list (etcd 3.5 takes several names).
+            int match = 0;
+            const char *item = allowed;
+            while (n >= 0 && !match && *item) {
+                const char *end = strchr(item, ',');
+                size_t len = end ? (size_t)(end - item) : strlen(item);
+                if (len == (size_t)n && strncmp(item, cn, len) == 0) match = 1;
+                item = end ? end + 1 : item + len;
+            }
+            if (!match) {
                 X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
                 return 0;
             }
@@ -117,7 +126,8 @@ static inline int COpenSSL_verify_callback(int ok, X509_STORE_CTX *ctx) {
     return ok;
 }
 
-/// The common name client certificates must carry (NULL: any); the string must outlive `ctx`.
+/// The common names client certificates may carry, comma-separated (NULL: any); the string must
+/// outlive `ctx`.
 static inline void COpenSSL_SSL_CTX_set_allowed_cn(SSL_CTX *ctx, const char *cn) {
     SSL_CTX_set_app_data(ctx, (void *)cn);
 }

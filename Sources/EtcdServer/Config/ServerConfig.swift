@@ -31,6 +31,10 @@ public struct ServerConfig: Sendable {
     public var clientTLS: TLSConfiguration? = nil
     public var autoTLS = false
     public var peerTLS: TLSConfiguration? = nil
+    /// `--peer-client-cert-file` / `--peer-client-key-file`: what this member presents when it
+    /// dials a peer (default: the peer certificate).
+    public var peerClientCertFile = ""
+    public var peerClientKeyFile = ""
     public var peerAutoTLS = false
     /// `--auto-compaction-mode` / `--auto-compaction-retention`; nil: off (etcd's default).
     public var autoCompaction: AutoCompaction? = nil

@@ -272,7 +272,10 @@ public final class EtcdServer: @unchecked Sendable {
         if var tls = config.peerTLS {
             tls.endpoint = .peer
             serverTLS = try TLSContext(tls)
-            clientTLS = try TLSContext(tls, role: .client(skipServerVerification: false))
+            var client = tls
+            if !config.peerClientCertFile.isEmpty { client.certificateFile = config.peerClientCertFile }
+            if !config.peerClientKeyFile.isEmpty { client.keyFile = config.peerClientKeyFile }
+            clientTLS = try TLSContext(client, role: .client(skipServerVerification: false))
         } else if config.peerAutoTLS {
             let hosts = config.listenPeerURLs.map { $0.host == "0.0.0.0" || $0.host.isEmpty ? "localhost" : $0.host }
             let (cert, key) = try SelfSignedCertificate.ensure(directory: dataDir + "/fixtures/peer", hosts: hosts)
