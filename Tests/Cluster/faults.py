@@ -61,6 +61,7 @@ class Config:
     op_timeout: float = 1.0          # gRPC deadline of each client call
     get_fraction: float = 0.45
     cas_fraction: float = 0.10       # the rest are puts
+    serializable_fraction: float = 0.0   # of the gets (only checked for snapshot consistency)
     heartbeat_ms: int = 50
     election_ms: int = 500
     snapshot_count: Optional[int] = 1000
@@ -70,7 +71,8 @@ class Config:
 
     @staticmethod
     def from_env() -> "Config":
-        """FAULT_SECONDS, FAULT_SEED (default: random), FAULT_CLIENTS, FAULT_KEYS, FAULT_FAULTS
+        """FAULT_SECONDS, FAULT_SEED (default: random), FAULT_CLIENTS, FAULT_KEYS, FAULT_SERIALIZABLE
+        (fraction of gets that are serializable, default 0), FAULT_FAULTS
         (comma list), FAULT_KEEP, FAULT_HEARTBEAT_MS, FAULT_ELECTION_MS, FAULT_SNAPSHOT_COUNT, and the binary:
         CLUSTER_BINARY (a path, or "etcd" for the reference etcd 3.5.16, or "swetcd"), else
         SWETCD_BIN, else .build/release/swetcd."""
@@ -82,6 +84,7 @@ class Config:
         c.seed = int(seed) if seed else random.SystemRandom().randrange(1, 2**31)
         c.clients = int(os.environ.get("FAULT_CLIENTS", c.clients))
         c.keys = int(os.environ.get("FAULT_KEYS", c.keys))
+        c.serializable_fraction = float(os.environ.get("FAULT_SERIALIZABLE", c.serializable_fraction))
         c.heartbeat_ms = int(os.environ.get("FAULT_HEARTBEAT_MS", c.heartbeat_ms))
         c.election_ms = int(os.environ.get("FAULT_ELECTION_MS", c.election_ms))
         if "FAULT_SNAPSHOT_COUNT" in os.environ:
@@ -207,7 +210,8 @@ class Client(threading.Thread):
             x = self.rng.random()
             note = f"@{member.name}"
             if x < self.cfg.get_fraction:
-                op, err = do_get(kv, self.history, key, self.cfg.op_timeout, self.idx, note)
+                serializable = self.rng.random() < self.cfg.serializable_fraction
+                op, err = do_get(kv, self.history, key, self.cfg.op_timeout, self.idx, note, serializable)
                 if err is None:
                     self.known[key] = op.read
             elif x < self.cfg.get_fraction + self.cfg.cas_fraction:

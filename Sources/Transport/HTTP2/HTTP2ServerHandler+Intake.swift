@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 
@@ -24,8 +25,11 @@ extension HTTP2ServerHandler {
         case "content-type": stream.contentType = v
         case "grpc-timeout": stream.timeout = v
         case "grpc-encoding": stream.grpcEncoding = v
-        case ":scheme", ":authority", "te", "user-agent", "grpc-accept-encoding", "accept-encoding", "content-length":
-            // The :authority and user-agent are not metadata etcd looks at.
+        case ":authority":
+            // Not metadata etcd looks at; Go's HTTP/2 debug log shows it, and tools read that.
+            if GoHTTP2Debug.enabled { GoHTTP2Debug.decodedField(n, v) }
+        case ":scheme", "te", "user-agent", "grpc-accept-encoding", "accept-encoding", "content-length":
+            // Not metadata etcd looks at.
             break
         default:
             if n.hasPrefix(":") { break }
@@ -93,5 +97,21 @@ extension HTTP2ServerHandler {
             stream.dispatched = true
             pendingWork.append((stream.id, .dispatch))
         }
+    }
+}
+
+/// Go's `GODEBUG=http2debug=2` trace, for the one line tools rely on: each decoded `:authority`
+/// (etcd's e2e `TestAuthority` checks what clients sent there), printed as Go's HTTP/2 server
+/// prints it, on stderr. Off unless the environment asks for it.
+enum GoHTTP2Debug {
+    static let enabled: Bool = {
+        guard let godebug = getenv("GODEBUG").map({ String(cString: $0) }) else { return false }
+        return godebug.split(separator: ",").contains { $0 == "http2debug=2" }
+    }()
+
+    static func decodedField(_ name: String, _ value: String) {
+        let line = "http2: decoded hpack field header field \"\(name)\" = \"\(value)\"\n"
+        var bytes = Array(line.utf8)
+        _ = write(2, &bytes, bytes.count)
     }
 }
