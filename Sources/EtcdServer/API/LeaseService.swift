@@ -56,6 +56,9 @@ struct LeaseService {
                 return ClosedStreamObserver()
             }
             let eventLoop = context.eventLoop
+            if context.metadata[ServiceSupport.requireLeaderKey] == "true" {
+                server.leaderLoss.register(.init(isDone: { stream.isCancelled }, end: { status in eventLoop.execute { stream.finish(status) } }))
+            }
             return LeaseKeepAliveObserver(
                 stream: stream, lessor: server.lessor,
                 header: { server.header(revision: server.currentRevision()) },

@@ -18,7 +18,11 @@ struct WatchService {
                 return ClosedStreamObserver()
             }
             let id = Self.nextSessionID.wrappingAdd(1, ordering: .relaxed).oldValue
-            return WatchSession(id: id, stream: stream, eventLoop: context.eventLoop, hub: hub, server: server)
+            let session = WatchSession(id: id, stream: stream, eventLoop: context.eventLoop, hub: hub, server: server)
+            if context.metadata[ServiceSupport.requireLeaderKey] == "true" {
+                server.leaderLoss.register(.init(isDone: { stream.isCancelled || session.isClosed }, end: { session.end($0) }))
+            }
+            return session
         })
     }
 }

@@ -181,6 +181,9 @@ public final class EtcdServer: @unchecked Sendable {
         // etcd serves clients only once this member's attributes are in the log.
         try core.publishAttributes()
         core.decideClusterVersion()
+        core.leaderLoss.start(on: group.next(), electionTimeout: .milliseconds(Int64(electionMilliseconds))) { [weak core] in
+            core?.raft.hasLeader ?? false
+        }
         versionCheck = group.next().scheduleRepeatedTask(initialDelay: EtcdServerCore.versionCheckInterval, delay: EtcdServerCore.versionCheckInterval) { [weak core] _ in
             core?.decideClusterVersion()
         }
@@ -249,6 +252,7 @@ public final class EtcdServer: @unchecked Sendable {
         autoCompaction = nil
         versionCheck?.cancel()
         versionCheck = nil
+        core?.leaderLoss.stop()
         for channel in channels { try? channel.close().wait() }
         channels.removeAll()
         core?.raft.stop()

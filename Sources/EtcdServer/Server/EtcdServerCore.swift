@@ -19,6 +19,8 @@ final class EtcdServerCore: Sendable {
     let lessor: Lessor
     let membership: MembershipStore
     let leaseStore: LeaseStore
+    /// Ends `hasleader` streams after the leader has been gone for a while.
+    let leaderLoss = LeaderLossMonitor()
     /// The peer transport; set once at start-up, before clients are served.
     nonisolated(unsafe) var peers: PeerTransport?
     let logger: Logger
@@ -360,7 +362,8 @@ final class EtcdServerCore: Sendable {
         response.raftTerm = raft.term
         response.raftAppliedIndex = state.appliedIndex
         response.isLearner = state.isLearner
-        response.errors = alarms.get(.none).map(\.compactText)
+        if response.leader == 0 { response.errors.append(EtcdError.noLeader.status.message) }
+        response.errors += alarms.get(.none).map(\.compactText)
         return response
     }
 }

@@ -98,6 +98,7 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
 
     func cancelled() {
         closed = true
+        closedFlag.store(true, ordering: .relaxed)
         hub.removeAll(session: id)
         for w in watches.values { w.removed = true }
         watches.removeAll()
@@ -106,6 +107,18 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
     private func close(_ status: GRPCStatus) {
         cancelled()
         stream.finish(status)
+    }
+
+    /// Whether the stream ended. Any thread (a racy read is fine: the caller polls).
+    var isClosed: Bool { closedFlag.load(ordering: .relaxed) }
+    private let closedFlag = Atomic<Bool>(false)
+
+    /// Ends the stream from outside (no leader for too long). Any thread.
+    func end(_ status: GRPCStatus) {
+        eventLoop.execute {
+            guard !self.closed else { return }
+            self.close(status)
+        }
     }
 
     // MARK: requests
