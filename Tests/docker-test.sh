@@ -18,7 +18,7 @@ docker build -t swetcd . | tail -n 3
 
 cleanup() {
   docker rm -f swetcd-docker-test >/dev/null 2>&1 || true
-  SWETCD_PORT=$PORT docker compose down -v --remove-orphans >/dev/null 2>&1 || true
+  SWETCD_PORT=$PORT SWETCD_PORT2=$((PORT + 1)) SWETCD_PORT3=$((PORT + 2)) docker compose down -v --remove-orphans >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 cleanup
@@ -70,10 +70,62 @@ docker run --rm -v "$PWD:/src:ro" -e FIRST="$FIRST" swift:6.3-bookworm bash -c '
   exit 1
 '
 
-echo "--- docker compose"
-SWETCD_PORT=$PORT docker compose up -d --wait --wait-timeout 120
-wait_get "$PORT"
-[ "$("$CTL" --endpoints "127.0.0.1:$PORT" put compose-key v)" = "OK" ]
-"$CTL" --endpoints "127.0.0.1:$PORT" member list -w table
-SWETCD_PORT=$PORT docker compose down -v --remove-orphans >/dev/null
+echo "--- docker compose: a three-member cluster, through a leader kill"
+P1=$PORT; P2=$((PORT + 1)); P3=$((PORT + 2))
+EPS="127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3"
+export SWETCD_PORT=$P1 SWETCD_PORT2=$P2 SWETCD_PORT3=$P3
+docker compose up -d --wait --wait-timeout 120
+for p in $P1 $P2 $P3; do wait_get "$p"; done
+"$CTL" --endpoints "$EPS" member list -w table
+"$CTL" --endpoints "$EPS" endpoint status -w table
+"$CTL" --endpoints "$EPS" endpoint health
+status_json() { "$CTL" --endpoints "$EPS" --command-timeout 2s endpoint status -w json 2>/dev/null || true; }
+leader_port() {  # the published port of the member all members agree leads
+  status_json | python3 -c '
+import json, sys
+try:
+    st = json.load(sys.stdin)
+except ValueError:
+    st = []
+leaders = {s["Status"]["leader"] for s in st}
+if len(st) >= 2 and len(leaders) == 1:
+    for s in st:
+        if s["Status"]["header"]["member_id"] in leaders:
+            print(s["Endpoint"].rsplit(":", 1)[1])'
+}
+for i in $(seq 1 100); do [ "$("$CTL" --endpoints "$EPS" put "before/$i" "v$i")" = "OK" ]; done
+LEADER=$(leader_port); [ -n "$LEADER" ]
+case $LEADER in $P1) VICTIM=etcd1 ;; $P2) VICTIM=etcd2 ;; *) VICTIM=etcd3 ;; esac
+OTHERS=$(echo "$EPS" | tr ',' '\n' | grep -v ":$LEADER\$" | paste -sd,)
+echo "  leader: $VICTIM (127.0.0.1:$LEADER); docker kill"
+KILLED_AT=$(date +%s.%N)
+docker compose kill "$VICTIM" >/dev/null
+# A new leader among the other two, and writes through them, within 3 s of the kill.
+for _ in $(seq 1 300); do
+  "$CTL" --endpoints "$OTHERS" --command-timeout 1s put after-kill x >/dev/null 2>&1 && break
+  sleep 0.01
+done
+WROTE_AT=$(date +%s.%N)
+ELAPSED=$(python3 -c "print(round($WROTE_AT - $KILLED_AT, 2))")
+echo "  first write after the kill: ${ELAPSED} s"
+python3 -c "import sys; sys.exit(0 if $ELAPSED < 3 else 1)"
+for i in $(seq 1 100); do [ "$("$CTL" --endpoints "$OTHERS" put "after/$i" "v$i")" = "OK" ]; done
+echo "  docker start $VICTIM: it catches up"
+docker compose start "$VICTIM" >/dev/null
+wait_get "$LEADER"
+for _ in $(seq 1 100); do
+  H=$("$CTL" --endpoints "$EPS" endpoint hashkv -w json 2>/dev/null | python3 -c 'import json,sys; print(len({h["HashKV"]["hash"] for h in json.load(sys.stdin)}))' 2>/dev/null || echo 0)
+  [ "$H" = "1" ] && break
+  sleep 0.2
+done
+[ "$H" = "1" ]
+[ "$("$CTL" --endpoints "127.0.0.1:$LEADER" get after/100 --print-value-only --consistency=s)" = "v100" ]
+[ "$("$CTL" --endpoints "$EPS" get before/ --prefix --count-only -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')" = "100" ]
+"$CTL" --endpoints "$EPS" endpoint status -w table
+# The data lives in the volumes: the whole cluster restarts with it.
+docker compose stop >/dev/null
+docker compose up -d --wait --wait-timeout 120
+for p in $P1 $P2 $P3; do wait_get "$p"; done
+[ "$("$CTL" --endpoints "$EPS" get after/100 --print-value-only)" = "v100" ]
+docker compose down -v --remove-orphans >/dev/null
 echo "docker test: passed"
