@@ -18,12 +18,14 @@ one member.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from typing import Dict, List, Optional
 
@@ -122,6 +124,16 @@ class Member:
         return f"<{self.name} client={self.client_port} peer={self.peer_port}/{self.advertised_peer_port}>"
 
 
+_running: List["Cluster"] = []
+
+
+@atexit.register
+def _stop_all():
+    """Members must not outlive the test process (an exception or Ctrl-C on the way out)."""
+    for c in list(_running):
+        c.stop()
+
+
 class Cluster:
     def __init__(self, binary: str = SWETCD, size: int = 3, workdir: Optional[str] = None,
                  proxy: bool = True, heartbeat_ms: int = 50, election_ms: int = 500,
@@ -138,6 +150,11 @@ class Cluster:
         self.token = token
         self.members: List[Member] = [Member(f"m{i}", self.workdir) for i in range(size)]
         self.proxy = PeerProxy() if proxy else None
+        # Starting and stopping processes are serialized, and nothing starts once stop() has
+        # begun (a nemesis thread may still be restarting a member when the test gives up).
+        self._lifecycle = threading.RLock()
+        self._stopped = False
+        _running.append(self)
         if self.proxy:
             for m in self.members:
                 m.advertised_peer_port = self.proxy.add(m.name, m.peer_port)
@@ -168,6 +185,12 @@ class Cluster:
         return a + self.extra_args
 
     def start_member(self, m: Member):
+        with self._lifecycle:
+            self._start_member(m)
+
+    def _start_member(self, m: Member):
+        if self._stopped:
+            raise ClusterError("the cluster has been stopped")
         if m.alive():
             raise ClusterError(f"{m.name} is already running")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD")}
@@ -206,6 +229,10 @@ class Cluster:
 
     def kill(self, m: Member, sig=signal.SIGKILL):
         """kill -9 (default) and reap."""
+        with self._lifecycle:
+            self._kill(m, sig)
+
+    def _kill(self, m: Member, sig):
         if m.alive():
             m.expected_down = True
             if m.paused:
@@ -218,31 +245,45 @@ class Cluster:
         self._drop_channel(m)
 
     def restart(self, m: Member):
-        self.kill(m)
-        self.start_member(m)
+        with self._lifecycle:
+            self.kill(m)
+            self.start_member(m)
 
     def pause(self, m: Member):
-        os.kill(m.proc.pid, signal.SIGSTOP)
-        m.paused = True
+        with self._lifecycle:
+            if m.alive():
+                os.kill(m.proc.pid, signal.SIGSTOP)
+                m.paused = True
 
     def resume(self, m: Member):
-        os.kill(m.proc.pid, signal.SIGCONT)
-        m.paused = False
+        with self._lifecycle:
+            if m.alive():
+                os.kill(m.proc.pid, signal.SIGCONT)
+            m.paused = False
 
     def partition(self, m: Member):
-        if not self.proxy:
-            raise ClusterError("cluster started without the peer proxy")
-        self.proxy.partition(m.name)
+        with self._lifecycle:
+            if not self.proxy:
+                raise ClusterError("no peer proxy (not started with one, or stopped)")
+            self.proxy.partition(m.name)
 
     def heal(self, m: Optional[Member] = None):
-        if self.proxy:
-            self.proxy.heal(None if m is None else m.name)
+        with self._lifecycle:
+            if self.proxy:
+                self.proxy.heal(None if m is None else m.name)
 
     def crashed(self) -> List[Member]:
         """Members whose process exited without being killed on purpose."""
         return [m for m in self.members if m.proc is not None and m.proc.poll() is not None and not m.expected_down]
 
     def stop(self):
+        with self._lifecycle:
+            self._stopped = True
+            self._stop()
+
+    def _stop(self):
+        if self in _running:
+            _running.remove(self)
         for m in self.members:
             if m.alive():
                 if m.paused:

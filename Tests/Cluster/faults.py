@@ -328,13 +328,16 @@ class Nemesis(threading.Thread):
             self.exception = e
             self._say(f"error: {e!r}")
         finally:
-            # Leave the cluster whole whatever happened.
-            self.c.heal()
-            for m in self.c.members:
-                if m.paused:
-                    self.c.resume(m)
-                if not m.alive():
-                    self.c.start_member(m)
+            # Leave the cluster whole whatever happened (unless it is being torn down).
+            try:
+                self.c.heal()
+                for m in self.c.members:
+                    if m.paused:
+                        self.c.resume(m)
+                    if not m.alive():
+                        self.c.start_member(m)
+            except clusterlib.ClusterError:
+                pass
 
     def _recover(self) -> float:
         t = _now()
@@ -428,8 +431,10 @@ class Nemesis(threading.Thread):
 # Final checks
 # ---------------------------------------------------------------------------------------------
 
-def watch_history(m: clusterlib.Member, upto: int, timeout: float = 30):
-    """All events under PREFIX from revision 1 through `upto`, as [(rev, key, value)]."""
+def watch_history(m: clusterlib.Member, upto: int, timeout: Optional[float] = None):
+    """All events under PREFIX from revision 1 through `upto`, as [(rev, key, value, type)]."""
+    if timeout is None:
+        timeout = 30 + upto / 2000     # etcd replays about 10,000 revisions a second
     mods = stubs.load()
     pb = mods.rpc_pb2
     ch = clusterlib.channel(m.address)
@@ -662,10 +667,12 @@ def run(cfg: Config) -> Report:
         nemesis.start()
         stop.wait(cfg.seconds)
         stop.set()
-        nemesis.join(120)
+        nemesis.join(300)      # the fault in progress finishes and recovers first
         for t in clients:
             t.join(30)
         report.faults = nemesis.log
+        if nemesis.is_alive():
+            raise RuntimeError("the nemesis did not finish within 300 s")
         if nemesis.exception is not None:
             report.problems.append(f"nemesis: {nemesis.exception}")
         for t in clients:
@@ -720,6 +727,8 @@ def _dump_history(workdir, ops):
 
 
 if __name__ == "__main__":
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so that the cluster is stopped
     rep = run(Config.from_env())
     print(rep.summary())
     sys.exit(0 if rep.ok else 1)

@@ -13,7 +13,8 @@ A history is a list of `Op`s recorded by concurrent clients: each has the wall-c
                              or unknown
 
 Values written must be unique (every put/cas writes a value nobody else writes); that is what
-lets the checker tie reads to writes and makes the search cheap.
+lets the checker tie reads to writes and makes the search cheap. The workload is assumed to
+have no deletes and one write per revision (no multi-put transactions).
 
 Two groups of checks run:
 
@@ -26,7 +27,10 @@ Two groups of checks run:
    lower revision (etcd's revisions order all writes). Ops with an unknown outcome are
    optional: they may be linearized anywhere after their call, or not at all. A failed op has
    no effect and is dropped. As an exact reduction, an optional write whose value no op ever
-   observes is dropped too (see `_reduce`).
+   observes is dropped too (see `_reduce`). Writes whose revision is known are tried only in
+   revision order, which keeps bursts of overlapping writes from being tried in every order;
+   an unknown-outcome write whose revision is known (a read returned its value, or the caller
+   found it in the server's write log) did happen, at that revision.
 
 2. Revision checks across all keys (etcd revisions are one global counter):
    R1 every value has one revision: all reports of it (put ack, reads) agree, and two
@@ -550,7 +554,7 @@ def _search(ops, rev_of, max_steps):
     depth, blocker, st = best
     concurrent = [op for op in ops if op.call <= blocker.end() and op.end() >= blocker.call and op is not blocker]
     msg = (f"after at most {depth} of {n} ops the register holds {st!r}, and {blocker} cannot take effect "
-           f"before it returns; ops overlapping it: " + "; ".join(str(o) for o in concurrent[:8]) +
+           f"before it returns; ops overlapping it: " + ("; ".join(str(o) for o in concurrent[:8]) or "none") +
            (" ..." if len(concurrent) > 8 else ""))
     return False, steps, msg, None
 

@@ -1,7 +1,9 @@
 """etcd v3 gRPC stubs generated once per process from the repo's Protos/ (grpcio-tools), as
 Tests/Integration/grpc_stubs.py does; only the KV, Maintenance, Cluster and Watch services of
 etcdserverpb are needed here."""
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,7 @@ def load():
     with _lock:
         if _mods is None:
             out = tempfile.mkdtemp(prefix="swetcd-cluster-gen-")
+            atexit.register(shutil.rmtree, out, True)
             r = subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", PROTOS,
                                 f"--python_out={out}", f"--grpc_python_out={out}",
                                 "etcdserverpb/rpc.proto", "mvccpb/kv.proto", "authpb/auth.proto"],

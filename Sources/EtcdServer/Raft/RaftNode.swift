@@ -94,6 +94,9 @@ final class RaftNode: @unchecked Sendable {
     private let singletonLeaderAtomic = Atomic<Bool>(false)
     private let stalledFlag = Atomic<Bool>(false)
     private let stallAttempts = Atomic<Int>(0)
+    /// Proposals the raft thread holds (waiting for a leader, or in the log and not yet applied):
+    /// with those queued, bounded by `queuedProposalsMax` (etcd's applied-behind-committed gap).
+    private let outstandingAtomic = Atomic<Int>(0)
 
     struct PublishedState {
         var commitIndex: UInt64 = 0
@@ -199,7 +202,7 @@ final class RaftNode: @unchecked Sendable {
     func propose(_ proposal: Proposal) {
         let refusal = condition.withLock { () -> EtcdError? in
             if inbox.stopping { return .stopped }
-            if inbox.proposals.count >= Self.queuedProposalsMax
+            if inbox.proposals.count + outstandingAtomic.load(ordering: .relaxed) >= Self.queuedProposalsMax
                 || inbox.proposalBytes + proposal.data.count > Self.queuedProposalBytesMax {
                 return .tooManyRequests
             }
@@ -362,6 +365,7 @@ final class RaftNode: @unchecked Sendable {
         }
         processReadies()
         expire(now: now)
+        outstandingAtomic.store(waiters.count + heldProposals.count, ordering: .relaxed)
         if let due = timer?.nanosecondsUntilDue(), due <= 0 { timer?.fire() }
         // The timer (lease revokes) and expiry may have queued proposals for the next round.
     }
