@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import signal
 import socket
@@ -52,10 +53,39 @@ CHANNEL_OPTIONS = [
 ]
 
 
+_handed_out = set()
+_port_lock = threading.Lock()
+_port_rng = random.Random()     # not the test seed: ports must differ between concurrent runs
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, chosen below the kernel's ephemeral range: bind(0) and outgoing
+    connections never take those, so a member's port stays free while the member is down
+    between a kill and its restart (a port from bind(0) can be taken by any connect())."""
+    lo, _ = _ephemeral_range()
+    with _port_lock:
+        for _ in range(1000):
+            port = _port_rng.randrange(10000, lo) if lo > 11000 else 0
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                port = s.getsockname()[1]
+            _handed_out.add(port)
+            return port
+    raise ClusterError("no free port found")
 
 
 def channel(address: str) -> grpc.Channel:
