@@ -666,11 +666,13 @@ final class RaftNode: @unchecked Sendable {
         trimLog()
     }
 
-    /// Entries raft keeps in memory beyond what followers still need are dropped early (etcd
-    /// keeps everything since its last snapshot): a one-member cluster needs none of its applied
-    /// entries; a leader keeps what its active followers have not acknowledged; a follower keeps
-    /// `snapshotCatchUpEntries` in case it leads. A follower that needs a dropped entry gets a
-    /// snapshot. Done in steps of `trimStepEntries` so that copying the kept tail stays cheap.
+    /// Entries raft keeps in memory are dropped earlier than etcd drops them (etcd keeps
+    /// everything since its last snapshot): a one-member cluster needs none of its applied
+    /// entries; otherwise `snapshotCatchUpEntries` stay behind the applied index (a member that
+    /// restarts after a short outage catches up from the log, not by a snapshot), and a leader
+    /// also keeps whatever its active followers have not acknowledged. A follower that needs a
+    /// dropped entry gets a snapshot. Done in steps of `trimStepEntries` so that copying the kept
+    /// tail stays cheap.
     private func trimLog() {
         let first = raftStorage.firstIndex().rawValue
         var keepFrom = appliedIndex > configuration.snapshotCatchUpEntries ? appliedIndex - configuration.snapshotCatchUpEntries : 0
@@ -684,7 +686,7 @@ final class RaftNode: @unchecked Sendable {
             for (id, progress) in status.progress where id.rawValue != configuration.memberID && progress.recentActive {
                 lowest = min(lowest, progress.match.rawValue)
             }
-            keepFrom = max(keepFrom, lowest)
+            keepFrom = min(keepFrom, lowest)
         }
         let alone = confState.voters == [configuration.memberID] && confState.learners.isEmpty
         guard keepFrom > first + (alone ? 0 : Self.trimStepEntries), keepFrom <= appliedIndex else { return }
@@ -794,6 +796,11 @@ final class RaftNode: @unchecked Sendable {
             $0.appliedTerm = snapshot.metadata.term
             $0.commitIndex = max($0.commitIndex, index)
         }
+        // Proposals this member made may be inside the snapshot (applied) or not (lost with the
+        // log it replaced): their entries will never be applied here. Their proposers learn the
+        // outcome is unknown now rather than after the request timeout.
+        for (_, w) in waiters { w.proposal.completion(.failure(.timeout)) }
+        waiters = [:]
         onMembershipApplied?(membership.current)
         logger.info("applied snapshot", metadata: ["snapshot-index": "\(index)"])
     }

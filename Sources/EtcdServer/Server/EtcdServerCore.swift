@@ -240,6 +240,11 @@ final class EtcdServerCore: Sendable {
             case .failure(.stopped):
                 throw EtcdError.stopped
             case .failure(let error):
+                // A snapshot from the leader may have carried the publish in (its outcome is
+                // then unknown to the proposer): the membership says whether it took.
+                if let me = membership.current.members[identity.memberID], me.name == attributes.name, me.clientURLs == attributes.clientURLs {
+                    return
+                }
                 logger.warning("failed to publish local member to cluster through raft", metadata: [
                     "local-member-id": "\(hex(identity.memberID))", "request-path": "/0/members/\(hex(identity.memberID))/attributes",
                     "error": "\(error.status.message)",
