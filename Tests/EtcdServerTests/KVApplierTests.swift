@@ -107,6 +107,33 @@ import Testing
         #expect(f.store.meta.currentRevision == 1)
     }
 
+    /// etcd checks every put of the taken branches before any range (found by the differential
+    /// fuzzer: a range at a future revision listed before a put of a missing key).
+    @Test func aPutsKeyNotFoundComesBeforeARangesFutureRevision() throws {
+        let f = try Fixture()
+        var range = RequestOp()
+        range.request = .requestRange(RangeRequest(key: Array("c".utf8), revision: 99))
+        var put = RequestOp()
+        var p = PutRequest(key: Array("c".utf8), value: [1])
+        p.ignoreLease = true
+        put.request = .requestPut(p)
+        var t = TxnRequest()
+        t.success = [range, put]
+        #expect(throws: EtcdError.keyNotFound) {
+            try f.request { txn in
+                var path = [true][...]
+                try KVApplier.checkPath(t, path: &path, on: txn, isWrite: true, leases: AnyLeaseIndex(exists: true))
+            }
+        }
+        t.success = [range]
+        #expect(throws: MVCCError.futureRevision) {
+            try f.request { txn in
+                var path = [true][...]
+                try KVApplier.checkPath(t, path: &path, on: txn, isWrite: true, leases: AnyLeaseIndex(exists: true))
+            }
+        }
+    }
+
     @Test func txnComparesSeeTheStateBeforeItsWritesAndNestedBranchesFollowThePath() throws {
         let f = try Fixture()
         try f.put("a", "1")  // rev 2

@@ -116,7 +116,10 @@ class FuzzServer:
             if self.server is not None:
                 shutil.rmtree(self.server.data_dir, ignore_errors=True)
             os.makedirs(self.workdir, exist_ok=True)
-            self.server = Server(self.binary, self.workdir, name="fz")
+            # FUZZ_SERVER_FLAGS: extra flags for both servers (a long run may pass
+            # --unsafe-no-fsync to both: the fuzzer compares answers, not durability).
+            extra = os.environ.get("FUZZ_SERVER_FLAGS", "").split()
+            self.server = Server(self.binary, self.workdir, name="fz", extra=extra)
             shutil.rmtree(self.server.data_dir, ignore_errors=True)
         self.starts += 1
         self._wait_binary()

@@ -233,23 +233,44 @@ enum KVApplier {
     /// `isWrite`.
     static func checkPath(_ t: TxnRequest, path: inout ArraySlice<Bool>, on view: some MVCCRangeable,
                           isWrite: Bool, leases: (any LeaseIndex)?) throws {
+        // etcd's order: every put of the taken branches first, then every range (so a put's
+        // "key not found" wins over a range's "future revision").
+        var putPath = path
+        if isWrite { try checkPuts(t, path: &putPath, on: view, leases: leases) }
+        try checkRanges(t, path: &path, on: view)
+    }
+
+    private static func checkPuts(_ t: TxnRequest, path: inout ArraySlice<Bool>, on view: some MVCCRangeable,
+                                  leases: (any LeaseIndex)?) throws {
         let taken = path.removeFirst()
         for op in taken ? t.success : t.failure {
             switch op.request {
-            case .requestPut(let p)? where isWrite:
+            case .requestPut(let p)?:
                 try MVCCWriteTxn.checkStorable(p.key)
                 if p.ignoreValue || p.ignoreLease {
                     let existing = try view.range(.single(p.key), options: RangeOptions())
                     if existing.kvs.isEmpty { throw EtcdError.keyNotFound }
                 }
                 if p.lease != 0, let leases, try !leases.leaseExists(p.lease) { throw EtcdError.leaseNotFound }
+            case .requestTxn(let nested)?:
+                try checkPuts(nested, path: &path, on: view, leases: leases)
+            default:
+                break
+            }
+        }
+    }
+
+    private static func checkRanges(_ t: TxnRequest, path: inout ArraySlice<Bool>, on view: some MVCCRangeable) throws {
+        let taken = path.removeFirst()
+        for op in taken ? t.success : t.failure {
+            switch op.request {
             case .requestRange(let r)?:
                 try checkSortOption(r)
                 if r.revision == 0 { break }
                 if r.revision > view.rangeRevision { throw MVCCError.futureRevision }
                 if r.revision < view.compactedRevision { throw MVCCError.compacted }
             case .requestTxn(let nested)?:
-                try checkPath(nested, path: &path, on: view, isWrite: isWrite, leases: leases)
+                try checkRanges(nested, path: &path, on: view)
             default:
                 break
             }
