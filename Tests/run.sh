@@ -32,7 +32,8 @@ E2E35='^(TestCtlV3Alarm|TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|Tes
 
 step "test dependencies"
 # What the tests use besides the build: protoc (codec cross-check), pytest + grpcio + grpcio-tools
-# for the system python3 (integration tests, third-party client), openssl (test certificates),
+# for the system python3 (integration tests, third-party client), fuse3 + pyfuse3 (power-loss
+# test), openssl (test certificates),
 # and real etcd 3.5.1 / etcdctl 3.5.1 + 3.4.23 / etcd's e2e suite and benchmark tool.
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
@@ -41,6 +42,9 @@ command -v curl >/dev/null || need+=(curl)
 $PY -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
 $PY -c 'import grpc, grpc_tools, google.protobuf' 2>/dev/null || need+=(python3-grpcio python3-grpc-tools python3-protobuf)
 $PY -c 'import h2' 2>/dev/null || need+=(python3-h2)
+# the power-loss test's FUSE file system (lazyfs)
+$PY -c 'import pyfuse3' 2>/dev/null || need+=(python3-pyfuse3)
+command -v fusermount3 >/dev/null || need+=(fuse3)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -148,7 +148,15 @@ public final class LMDBEnvironment: @unchecked Sendable {
         // Every stored property is initialised from here on, so a throw runs `deinit`, whose
         // `close()` closes the `MDB_env` (required after a failed `mdb_env_open` too) and
         // releases the path claim.
+        let isNewFile = !POSIXFile.exists(path)
         try configureAndOpen(env, mapBytes: initialMapBytes)
+        // A new data file's name is durable only once its directory is synced (LMDB syncs the
+        // file's contents at each commit, never the directory).
+        if isNewFile {
+            do { try POSIXFile.syncDirectory(containing: path) } catch {
+                throw .other(code: error.code, operation: "\(error.operation) \(error.path)")
+            }
+        }
         precondition(Int(mdb_env_get_maxkeysize(env)) == Self.maxKeyBytes, "liblmdb built with another MDB_MAXKEYSIZE")
 
         var info = MDB_envinfo()

@@ -225,10 +225,6 @@ def power_cut(fs, member):
     return cut
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: EtcdServer.swift creates member/, member/snap/ and member/wal/ with FileManager and "
-    "never fsyncs their parents (POSIXFile.makeDirectories then finds them present and syncs "
-    "nothing), so a power cut loses the whole data dir layout; remove this marker with the fix"))
 def test_power_loss_after_bootstrap_keeps_acknowledged_writes(lazy, workdir):
     """A fresh member, some acknowledged puts, a power cut: all of them must be there."""
     import grpc
@@ -255,12 +251,6 @@ def test_power_loss_after_bootstrap_keeps_acknowledged_writes(lazy, workdir):
                       f"entries: {[e['path'] for e in cut['entries_dropped']]}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: EtcdServer.swift decides a member is new by whether member/wal/ exists, but it "
-    "creates that directory before WriteAheadLog.create has renamed the first segment into it: a "
-    "crash in between (kill -9 too) leaves an empty wal/ and every later start fails with "
-    "'WAL: no segment files'; etcd checks for *.wal files (DataDirectory.isNew does too); remove "
-    "this marker with the fix"))
 def test_crash_during_first_start_leaves_a_startable_data_dir(lazy, workdir):
     """Stop the very first start right after the first segment's temporary file is fsynced,
     keep everything (as kill -9 would), and start again."""

@@ -36,8 +36,8 @@ def main():
     p.add_argument("--keep", type=float, default=0.0,
                    help="torn cuts: keep each unsynced page / size / directory change with this probability")
     p.add_argument("--sync-after-first-start", action="store_true",
-                   help="make everything durable once after swetcd's first start (works around the data "
-                        "dir layout never being fsynced, to look for other bugs)")
+                   help="make everything durable once after swetcd's first start (cuts only in later "
+                        "starts)")
     p.add_argument("--keep-only", metavar="GLOB",
                    help="with --keep: tear only files whose path matches GLOB (e.g. '*.wal'); the rest strict")
     p.add_argument("--aim", metavar="TEXT",

@@ -46,12 +46,12 @@ public final class EtcdServer: @unchecked Sendable {
         let memberDir = dataDir + "/member"
         let walDir = config.walDir.isEmpty ? memberDir + "/wal" : config.walDir
         let snapDir = memberDir + "/snap"
-        let fm = FileManager.default
-        let isNew = !fm.fileExists(atPath: walDir)
-        try fm.createDirectory(atPath: snapDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        if isNew {
-            try fm.createDirectory(atPath: walDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
+        // New or restarting is decided by whether the WAL holds a segment (etcd's haveWAL), not
+        // by whether its directory exists: a crash after `wal/` was made but before its first
+        // segment was renamed in leaves an empty directory, and the next start bootstraps again.
+        // Every directory made here is synced into its parent (the WAL's by `WriteAheadLog.create`).
+        let isNew = !WriteAheadLog.exists(directory: walDir)
+        try DataDirectory(path: dataDir).createLayout()
 
         let quota = config.effectiveQuotaBackendBytes
         let env = try LMDBEnvironment(
