@@ -63,10 +63,22 @@ final class TestMember {
     }
 
     func start(new: Bool = false) throws {
-        env = try LMDBEnvironment(path: dir + "/snap/db", mapSizeBytes: 64 << 20, maxReaders: 64, maxDatabases: 16)
-        store = try MVCCStore(environment: env)
+        let parts = try Self.open(dir: dir, id: id, new: new, requestTimeoutNanoseconds: 10_000_000_000)
+        (env, store, node, wal) = (parts.env, parts.store, parts.node, parts.wal)
+        node.sender = InProcessNetwork.Sender(from: id, network: network)
+        network.register(id, node)
+        node.start()
+    }
+
+    /// Opens (or, when `new`, bootstraps as etcd does) member `id`'s store and WAL in `dir` and
+    /// makes its `RaftNode`, not yet started and without a sender.
+    static func open(dir: String, id: UInt64, new: Bool, requestTimeoutNanoseconds: Int64) throws
+        -> (env: LMDBEnvironment, store: MVCCStore, node: RaftNode, wal: WriteAheadLog) {
+        let env = try LMDBEnvironment(path: dir + "/snap/db", mapSizeBytes: 64 << 20, maxReaders: 64, maxDatabases: 16)
+        let store = try MVCCStore(environment: env)
         let membership = try MembershipStore(store: store)
         let storage: MemoryStorage
+        let wal: WriteAheadLog
         if new {
             let entries = RaftBootstrap.entries(members: Self.members)
             let hardState = HardState(term: 1, vote: 0, commit: UInt64(entries.count))
@@ -88,16 +100,14 @@ final class TestMember {
         let logger = Logger(label: "m\(id)")
         let leases = LeaseApplier(store: try LeaseStore(store: store), lessor: Lessor(minTTLSeconds: 5))
         let applier = Applier(logger: logger, alarms: try AlarmStore(store: store), leases: leases)
-        node = try RaftNode(
+        let node = try RaftNode(
             configuration: RaftNode.Configuration(
                 memberID: id, heartbeatMilliseconds: 10, electionTicks: 10, preVote: true, snapshotCount: 1_000_000,
                 snapshotCatchUpEntries: 1_000_000, maxSnapshots: 1, maxWALs: 0, fsync: false,
-                requestTimeoutNanoseconds: 10_000_000_000),
+                requestTimeoutNanoseconds: requestTimeoutNanoseconds),
             store: store, wal: wal, snapshots: try SnapshotStore(directory: dir + "/snap"), raftStorage: storage,
             snapshotIndex: 0, applier: applier, membership: membership, logger: logger)
-        node.sender = InProcessNetwork.Sender(from: id, network: network)
-        network.register(id, node)
-        node.start()
+        return (env, store, node, wal)
     }
 
     func stop() {
