@@ -24,6 +24,7 @@ struct Options {
     var peerCRLFile = ""
     var peerCertAllowedCN = ""
     var peerCertAllowedHostname = ""
+    var peerSkipClientSANVerification = false
     var cipherSuites: [String] = []
     var listenClientURLsSet = false
     var advertiseClientURLsSet = false
@@ -80,15 +81,16 @@ struct Options {
                 allowedCommonName: peerCertAllowedCN.isEmpty ? nil : peerCertAllowedCN,
                 allowedHostname: peerCertAllowedHostname.isEmpty ? nil : peerCertAllowedHostname,
                 endpoint: .peer)
+            config.peerTLS?.verifiesClientSubjectAltNames = !peerSkipClientSANVerification
         }
     }
 }
 
 /// The flag table: every flag etcd 3.4/3.5 defines, spelled as etcd spells it. Each one works,
-/// or concerns only peers (`peerOnly`: checked, and a single member has no peer), or is for a
-/// feature swetcd does not have (`unsupported`: accepted at etcd's default, which asks for
-/// nothing, and refused at start with the reason for any other value), so that existing etcd
-/// command lines keep working and none is silently ignored.
+/// or is for a feature swetcd does not have (`unsupported`: accepted at etcd's default, which
+/// asks for nothing, and refused at start with the reason for any other value), or is a setting
+/// etcd reads only when another feature is on (`unused`: checked as etcd checks it), so that
+/// existing etcd command lines keep working and none is silently ignored.
 enum Flags {
     typealias E = FlagParser.FlagError
 
@@ -134,7 +136,7 @@ enum Flags {
                 throw E("--\(name)=\(v) is not supported by swetcd: \(reason) (leave it out, or give etcd's default \(defaultValue.isEmpty ? "\"\"" : defaultValue))")
             }
         }
-        /// The two flags etcd's own sample configuration (`etcd.conf.yml.sample`) turns on for
+        /// The flags etcd's own sample configuration (`etcd.conf.yml.sample`) turns on for
         /// features swetcd does not serve: refusing them would refuse that file, so a non-default
         /// value is accepted and the start-up log says, as a warning, that it has no effect.
         func warnOnly(_ name: String, default defaultValue: String, _ reason: String, _ help: String) {
@@ -143,15 +145,14 @@ enum Flags {
                 o.startupWarnings.append("--\(name)=\(v) has no effect in swetcd: \(reason)")
             }
         }
-        /// A setting that only concerns other members (Raft between peers, peer checks): its value
-        /// is checked, and on a one-member cluster, as in etcd, there is no peer for it to act on.
-        func peerOnly(_ name: String, _ kind: FlagParser.Kind, _ help: String, check: @escaping (String) -> Bool = { _ in true }) {
-            p.add(name, kind, help + " (swetcd: concerns peers; a single member has none)") { (_: inout Options, v: String) throws(E) in
+        /// A setting etcd itself reads only when another flag (or a state swetcd never enters)
+        /// asks for it: checked like etcd checks it, with no effect, as in etcd.
+        func unused(_ name: String, _ help: String, _ note: String, check: @escaping (String) -> Bool) {
+            p.add(name, .value, help + " (swetcd: \(note))") { (_: inout Options, v: String) throws(E) in
                 guard check(v) else { throw E("invalid value \"\(v)\" for flag -\(name): parse error") }
             }
         }
         let isDuration: (String) -> Bool = { GoDuration.milliseconds($0) != nil }
-        let isInt: (String) -> Bool = { Int($0) != nil }
 
         // Member
         string("name", "Human-readable name for this member.") { $0.config.name = $1 }
@@ -163,7 +164,7 @@ enum Flags {
         }
         int("heartbeat-interval", "Time (in milliseconds) of a heartbeat interval.") { $0.config.heartbeatIntervalMilliseconds = $1 }
         int("election-timeout", "Time (in milliseconds) for an election to timeout.") { $0.config.electionTimeoutMilliseconds = $1 }
-        peerOnly("initial-election-tick-advance", .boolean, "Whether to fast-forward initial election ticks on boot for faster election.")
+        bool("initial-election-tick-advance", "Whether to fast-forward initial election ticks on boot for faster election.") { $0.config.initialElectionTickAdvance = $1 }
         urls("listen-peer-urls", "List of URLs to listen on for peer traffic.") { $0.config.listenPeerURLs = $1 }
         urls("listen-client-urls", "List of URLs to listen on for client traffic.") {
             $0.config.listenClientURLs = $1
@@ -218,7 +219,7 @@ enum Flags {
         unsupported("discovery-proxy", .value, default: "", "discovery is not implemented; use --initial-cluster", "HTTP proxy to use for traffic to discovery service.")
         unsupported("discovery-srv", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "DNS domain used to bootstrap initial cluster.")
         unsupported("discovery-srv-name", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "Service name to query when using DNS discovery.")
-        peerOnly("strict-reconfig-check", .boolean, "Reject reconfiguration requests that would cause quorum loss.")
+        warnOnly("strict-reconfig-check", default: "true", "membership changes are not implemented yet (member add/remove answer UNIMPLEMENTED)", "Reject reconfiguration requests that would cause quorum loss.")
         bool("pre-vote", "Enable to run an additional Raft election phase.") { $0.config.preVote = $1 }
         string("auto-compaction-retention", "Auto compaction retention length. 0 means disable auto compaction.") { $0.autoCompactionRetention = $1 }
         p.add("auto-compaction-mode", .value, "Interpret 'auto-compaction-retention' one of: periodic|revision.") { (o: inout Options, v: String) throws(E) in
@@ -309,10 +310,10 @@ enum Flags {
         }
 
         // Experimental
-        peerOnly("experimental-initial-corrupt-check", .boolean, "Enable to check data corruption before serving any client/peer traffic.")
-        peerOnly("experimental-corrupt-check-time", .value, "Duration of time between cluster corruption check passes.", check: isDuration)
-        peerOnly("experimental-compact-hash-check-enabled", .boolean, "Enable leader to periodically check followers compaction hashes.")
-        peerOnly("experimental-compact-hash-check-time", .value, "Duration of time between leader checks followers compaction hashes.", check: isDuration)
+        unsupported("experimental-initial-corrupt-check", .boolean, default: "false", "corruption checks between members are not implemented yet", "Enable to check data corruption before serving any client/peer traffic.")
+        unsupported("experimental-corrupt-check-time", .value, default: "0s", "corruption checks between members are not implemented yet", "Duration of time between cluster corruption check passes.")
+        unsupported("experimental-compact-hash-check-enabled", .boolean, default: "false", "compaction hash checks between members are not implemented yet", "Enable leader to periodically check followers compaction hashes.")
+        unused("experimental-compact-hash-check-time", "Duration of time between leader checks followers compaction hashes.", "unused without --experimental-compact-hash-check-enabled", check: isDuration)
         unsupported("experimental-enable-v2v3", .value, default: "", "the v2 API is not implemented", "v3 prefix for serving emulated v2 state.")
         unsupported("experimental-enable-lease-checkpoint", .boolean, default: "false", "lease TTLs are not checkpointed (they restart after a restart, as etcd's do without checkpoints)", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.")
         unsupported("experimental-enable-lease-checkpoint-persist", .boolean, default: "false", "lease TTLs are not checkpointed", "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases.")
@@ -321,7 +322,7 @@ enum Flags {
             o.config.compactionBatchLimit = n
         }
         unsupported("experimental-compaction-sleep-interval", .value, default: "10ms", "a compaction runs in one backend transaction, without sleeps", "Sets the sleep interval between each compaction batch.")
-        peerOnly("experimental-peer-skip-client-san-verification", .boolean, "Skip verification of SAN field in client certificate for peer connections.")
+        bool("experimental-peer-skip-client-san-verification", "Skip verification of SAN field in client certificate for peer connections.") { $0.peerSkipClientSANVerification = $1 }
         p.add("experimental-watch-progress-notify-interval", .value, "Duration of periodic watch progress notifications.") { (o: inout Options, v: String) throws(E) in
             guard let ms = GoDuration.milliseconds(v) else { throw E("invalid value \"\(v)\" for flag -experimental-watch-progress-notify-interval: parse error") }
             o.config.experimentalWatchProgressNotifyIntervalMilliseconds = ms
@@ -342,15 +343,18 @@ enum Flags {
                              ("experimental-distributed-tracing-sampling-rate", "Number of samples to collect per million spans for OpenTelemetry Tracing.")] {
             p.add(name, .value, help + " (unused without --experimental-enable-distributed-tracing)") { (_: inout Options, _: String) throws(E) in }
         }
-        peerOnly("experimental-downgrade-check-time", .value, "Duration of time between two downgrade status check.", check: isDuration)
+        unused("experimental-downgrade-check-time", "Duration of time between two downgrade status check.", "unused: there is no downgrade in progress (Maintenance.Downgrade is not implemented)", check: isDuration)
         unsupported("experimental-memory-mlock", .boolean, default: "false", "the backend's pages are not locked in memory", "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
-        peerOnly("experimental-snapshot-catchup-entries", .value, "Number of entries for a slow follower to catch up after compacting the raft storage entries.", check: isInt)
-        peerOnly("experimental-max-learners", .value, "Sets the maximum number of learners that can be available in the cluster membership.", check: isInt)
+        p.add("experimental-snapshot-catchup-entries", .value, "Number of entries for a slow follower to catch up after compacting the raft storage entries.") { (o: inout Options, v: String) throws(E) in
+            guard let n = UInt64(v), n > 0 else { throw E("invalid value \"\(v)\" for flag -experimental-snapshot-catchup-entries: parse error") }
+            o.config.snapshotCatchUpEntries = n
+        }
+        unsupported("experimental-max-learners", .value, default: "1", "learners are not implemented yet", "Sets the maximum number of learners that can be available in the cluster membership.")
         bool("experimental-stop-grpc-service-on-defrag", "Enable etcd gRPC service to stop serving client requests on defragmentation.") { $0.config.stopGRPCServiceOnDefrag = $1 }
-        peerOnly("force-new-cluster", .boolean, "Force to create a new one member cluster.")
+        unsupported("force-new-cluster", .boolean, default: "false", "forcing a new cluster is not implemented yet", "Force to create a new one member cluster.")
         bool("unsafe-no-fsync", "Disables fsync, unsafe, will cause data loss.") { $0.config.unsafeNoFsync = $1 }
-        peerOnly("raft-read-timeout", .value, "Read timeout set on each rafthttp connection", check: isDuration)
-        peerOnly("raft-write-timeout", .value, "Write timeout set on each rafthttp connection", check: isDuration)
+        unsupported("raft-read-timeout", .value, default: "5s", "peer connections use etcd's fixed 5 s", "Read timeout set on each rafthttp connection")
+        unsupported("raft-write-timeout", .value, default: "5s", "peer connections use etcd's fixed 5 s", "Write timeout set on each rafthttp connection")
         // The gateway answers from the client port; until it exists, turning it off is what
         // swetcd already does.
         p.add("enable-grpc-gateway", .boolean, "Enable GRPC gateway (swetcd: there is no JSON gateway yet).") { (_: inout Options, _: String) throws(E) in }

@@ -238,3 +238,76 @@ def test_move_leader_hands_leadership_over(cluster):
     back_id = c.statuses()[leader.endpoint]["header"]["member_id"]
     c.ctl("move-leader", format(back_id, "x"), endpoints=c.endpoints)
     assert c.leader() is leader
+
+
+def wait_for_log(servers, text, timeout=30):
+    """Waits until one of the members' logs contains `text`; returns that member's log."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for s in servers:
+            log = open(s.log_path, "rb").read().decode(errors="replace")
+            if text in log:
+                return log
+        time.sleep(0.1)
+    raise AssertionError(f"no member logged {text!r}:\n{servers[0].read_log()}")
+
+
+@pytest.fixture(scope="module")
+def wrong_san_client(certs):
+    """A peer client certificate from the cluster's CA that names another host (10.255.255.1)."""
+    cert = os.path.join(certs.dir, "wrong-san-client.pem")
+    key = os.path.join(certs.dir, "wrong-san-client-key.pem")
+    if not os.path.exists(cert):
+        certs._leaf("peer-client", cert, key, certs.ca_cert, certs.ca_key,
+                    "subjectAltName=IP:10.255.255.1\nextendedKeyUsage=clientAuth\n")
+    return cert, key
+
+
+@pytest.mark.skipif(not os.path.exists(ETCD_3516), reason="etcd 3.5.16 not installed")
+@pytest.mark.parametrize("binary", ["etcd", "swetcd"])
+def test_a_peer_client_certificate_naming_another_host_is_refused(workdir, certs, wrong_san_client, binary):
+    """etcd's peer listener checks that a client certificate with SANs names the address it
+    connects from (`checkSAN`): members dialing with such a certificate cannot form a cluster,
+    and `--experimental-peer-skip-client-san-verification` lets them."""
+    cert, key = wrong_san_client
+    path = ETCD_3516 if binary == "etcd" else SWETCD
+    extra = ("--peer-client-cert-file", cert, "--peer-client-key-file", key)
+    c = Cluster(path, os.path.join(workdir, "refused"), tls=certs, extra=extra)
+    os.makedirs(os.path.join(workdir, "refused"), exist_ok=True)
+    try:
+        for s in c.servers:
+            s.start(wait=False)
+        if binary == "swetcd":
+            log = wait_for_log(c.servers, "rejected connection on peer endpoint")
+            assert "x509: certificate is valid for 10.255.255.1, not 127.0.0.1" in log
+        # No member hears another: nobody leads (an election needs a peer's vote).
+        r = c.ctl("endpoint", "status", "-w", "json", "--command-timeout", "3s", check=False)
+        statuses = json.loads(r.stdout_text or "[]")
+        assert r.returncode != 0 or all(e["Status"]["leader"] == 0 for e in statuses), r.stdout_text
+    finally:
+        c.kill()
+
+    c = Cluster(path, os.path.join(workdir, "skipped"), tls=certs,
+                extra=extra + ("--experimental-peer-skip-client-san-verification",))
+    os.makedirs(os.path.join(workdir, "skipped"), exist_ok=True)
+    try:
+        c.start()
+        c.leader()
+        c.ctl("put", "k", "v", server=c.servers[1])
+        assert c.ctl("get", "k", "--print-value-only", server=c.servers[2]).stdout_text.strip() == "v"
+    finally:
+        c.kill()
+
+
+@pytest.mark.skipif(not os.path.exists(ETCD_3516), reason="etcd 3.5.16 not installed")
+@pytest.mark.parametrize("binary", ["etcd", "swetcd"])
+def test_a_fresh_cluster_fast_forwards_its_election_ticks_unless_told_not_to(cluster, binary):
+    """etcd's --initial-election-tick-advance (on by default): once its peers are connected a
+    new member advances its election timer, and says so; with =false it says it skips that."""
+    path = ETCD_3516 if binary == "etcd" else SWETCD
+    c = cluster(binary=path)
+    c.leader()
+    wait_for_log(c.servers, "initialized peer connections; fast-forwarding election ticks")
+    c = cluster(binary=path, extra=("--initial-election-tick-advance=false",))
+    c.leader()
+    wait_for_log(c.servers, "skipping initial election tick advance")

@@ -84,6 +84,31 @@ static inline int COpenSSL_certificate_common_name(X509 *cert, char *buf, int le
     return X509_NAME_get_text_by_NID(name, NID_commonName, buf, len);
 }
 
+/// The index-th subject alternative name of `cert`: its type (1 DNS name, 2 IP address, 0 any
+/// other) and its bytes (a name's characters, an address's 4 or 16 bytes) into buf. Returns the
+/// length (truncated to buflen), or -1 past the last name (or with no SAN extension).
+static inline int COpenSSL_certificate_san_at(X509 *cert, int index, int *type, unsigned char *buf, int buflen) {
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (names == NULL) return -1;
+    int result = -1;
+    if (index >= 0 && index < sk_GENERAL_NAME_num(names)) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, index);
+        const ASN1_STRING *value = NULL;
+        *type = 0;
+        if (name->type == GEN_DNS) { *type = 1; value = name->d.dNSName; }
+        else if (name->type == GEN_IPADD) { *type = 2; value = name->d.iPAddress; }
+        result = 0;
+        if (value != NULL) {
+            int n = ASN1_STRING_length(value);
+            if (n > buflen) n = buflen;
+            memcpy(buf, ASN1_STRING_get0_data(value), (size_t)n);
+            result = n;
+        }
+    }
+    GENERAL_NAMES_free(names);
+    return result;
+}
+
 /// Client verification as Go's crypto/tls + etcd's CRL check do it: a certificate listed in the
 /// CRL is refused, but the CRL's own thisUpdate/nextUpdate are not enforced (etcd checks serials
 /// only). Every other verification error stands.

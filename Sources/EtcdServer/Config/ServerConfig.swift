@@ -13,6 +13,12 @@ public struct ServerConfig: Sendable {
     public var electionTimeoutMilliseconds = 1000
     /// `--pre-vote` (etcd 3.5's default: on).
     public var preVote = true
+    /// `--initial-election-tick-advance`: fast-forward the election ticks once peers are
+    /// connected, so a fresh cluster elects sooner (etcd's `adjustTicks`).
+    public var initialElectionTickAdvance = true
+    /// `--experimental-snapshot-catchup-entries`: raft log entries kept behind the applied index
+    /// for a slow follower after a snapshot (etcd's default 5000).
+    public var snapshotCatchUpEntries: UInt64 = 5000
     public var listenClientURLs: [ListenURL] = [ListenURL(scheme: .http, host: "localhost", port: 2379)]
     public var advertiseClientURLs: [String] = ["http://localhost:2379"]
     public var listenPeerURLs: [ListenURL] = [ListenURL(scheme: .http, host: "localhost", port: 2380)]

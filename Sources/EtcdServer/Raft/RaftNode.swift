@@ -118,11 +118,12 @@ final class RaftNode: @unchecked Sendable {
         var snapshotReports: [(UInt64, SnapshotStatus)] = []
         var transfers: [LeaderTransfer] = []
         var campaign = false
+        var advanceTicks = 0
         var stopping = false
 
         var isEmpty: Bool {
             proposals.isEmpty && messages.isEmpty && reads.isEmpty && unreachable.isEmpty && snapshotReports.isEmpty
-                && transfers.isEmpty && !campaign && !stopping
+                && transfers.isEmpty && !campaign && advanceTicks == 0 && !stopping
         }
     }
 
@@ -266,6 +267,15 @@ final class RaftNode: @unchecked Sendable {
         }
     }
 
+    /// etcd's `advanceTicks`: `count` ticks at once (the initial election tick advance).
+    func advanceTicks(_ count: Int) {
+        precondition(count >= 0, "negative tick advance")
+        condition.withLock {
+            inbox.advanceTicks += count
+            condition.signal()
+        }
+    }
+
     // MARK: thread
 
     func start() {
@@ -344,6 +354,7 @@ final class RaftNode: @unchecked Sendable {
         }
         for id in taken.unreachable { rawNode.reportUnreachable(MemberID(id)) }
         for (id, status) in taken.snapshotReports { rawNode.reportSnapshot(MemberID(id), status: status) }
+        for _ in 0..<taken.advanceTicks { rawNode.tick() }
         if taken.campaign { rawNode.campaign() }
         for transfer in taken.transfers { startTransfer(transfer, now: now) }
         let deadline = now + configuration.requestTimeoutNanoseconds

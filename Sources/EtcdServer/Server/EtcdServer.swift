@@ -139,6 +139,7 @@ public final class EtcdServer: @unchecked Sendable {
             configuration: RaftNode.Configuration(
                 memberID: identity.memberID, heartbeatMilliseconds: config.heartbeatIntervalMilliseconds,
                 electionTicks: config.electionTicks, preVote: config.preVote, snapshotCount: max(1, config.snapshotCount),
+                snapshotCatchUpEntries: config.snapshotCatchUpEntries,
                 maxSnapshots: config.maxSnapshots, maxWALs: config.maxWALs, fsync: !config.unsafeNoFsync,
                 requestTimeoutNanoseconds: (5_000 + 2 * electionMilliseconds) * 1_000_000),
             store: store, wal: wal, snapshots: snapshots, raftStorage: raftStorage, snapshotIndex: snapshotIndex,
@@ -178,6 +179,11 @@ public final class EtcdServer: @unchecked Sendable {
         raft.onLeading = { [weak core] in core?.decideClusterVersion() }
         if let version = membership.current.clusterVersion { announcer.clusterVersionSet(version) }
         raft.start()
+        ElectionTickAdvance.start(
+            enabled: config.initialElectionTickAdvance,
+            // A new member's membership is still in its bootstrap entries, not yet applied.
+            members: isNew ? initialMembers().count : membership.current.members.count,
+            electionTicks: config.electionTicks, raft: raft, peers: peers, on: group.next(), logger: logger)
         // etcd serves clients only once this member's attributes are in the log.
         try core.publishAttributes()
         core.decideClusterVersion()

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -30,7 +31,9 @@ public enum HTTP1Listener {
                     let ops = channel.pipeline.syncOperations
                     if let tlsContext { try ops.addHandler(TLSHandler(context: tlsContext, logger: logger)) }
                     try ops.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
-                    try ops.addHandler(PeerCertificateRecorder(channel: channel, makeHandler: makeHandler))
+                    try ops.addHandler(PeerCertificateRecorder(
+                        channel: channel, checksSubjectAltNames: tlsContext?.configuration.verifiesClientSubjectAltNames ?? false,
+                        logger: logger, makeHandler: makeHandler))
                 }
             }
         if url.isUnix {
@@ -41,37 +44,103 @@ public enum HTTP1Listener {
 }
 
 /// Installs the caller's handler once the peer is known: at once for plain TCP, after the TLS
-/// handshake (its certificate's common name) otherwise. Request parts that arrive first wait.
+/// handshake (its certificate's common name) otherwise, and, when the listener checks client
+/// SANs (etcd's peer `checkSAN`), only after the certificate was found to name the connecting
+/// address (a DNS lookup, done off the event loop). Request parts that arrive first wait; a
+/// refused connection is logged and closed.
 final class PeerCertificateRecorder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
 
-    private let makeHandler: @Sendable (any Channel, PeerInfo) -> any ChannelHandler
-    private var installed = false
-    private var commonName: String?
+    private enum State {
+        /// Before the handshake verdict (or any byte, for plain TCP).
+        case waiting
+        /// Checking the certificate's SANs; reads are held.
+        case checking
+        case installed
+        case refused
+    }
 
-    init(channel: any Channel, makeHandler: @escaping @Sendable (any Channel, PeerInfo) -> any ChannelHandler) {
+    private let makeHandler: @Sendable (any Channel, PeerInfo) -> any ChannelHandler
+    private let checksSubjectAltNames: Bool
+    private let logger: Logger?
+    private var state = State.waiting
+    private var commonName: String?
+    private var held: [NIOAny] = []
+
+    init(channel: any Channel, checksSubjectAltNames: Bool = false, logger: Logger? = nil,
+         makeHandler: @escaping @Sendable (any Channel, PeerInfo) -> any ChannelHandler) {
         self.makeHandler = makeHandler
+        self.checksSubjectAltNames = checksSubjectAltNames
+        self.logger = logger
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let done = event as? TLSHandshakeCompleted { commonName = done.peerCommonName }
+        if let done = event as? TLSHandshakeCompleted {
+            commonName = done.peerCommonName
+            let names = done.peerSubjectAltNames
+            if checksSubjectAltNames, state == .waiting, let remoteIP = context.channel.remoteAddress?.ipAddress,
+               !(names.ipAddresses.isEmpty && names.dnsNames.isEmpty) {
+                state = .checking
+                let loop = context.eventLoop
+                let bound = NIOLoopBound((self, context), eventLoop: loop)
+                Self.checkQueue.async {
+                    let refusal = names.check(remoteIP: remoteIP)
+                    loop.execute {
+                        let (recorder, context) = bound.value
+                        recorder.checked(context: context, refusal: refusal)
+                    }
+                }
+            }
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if !installed {
-            installed = true
-            let peer = PeerInfo(remoteAddress: context.channel.remoteAddress, certificateCommonName: commonName)
-            let handler = makeHandler(context.channel, peer)
-            do {
-                try context.pipeline.syncOperations.addHandler(handler, position: .after(self))
-            } catch {
-                context.close(promise: nil)
-                return
-            }
+        switch state {
+        case .waiting:
+            install(context: context)
+            context.fireChannelRead(data)
+        case .checking:
+            held.append(data)
+        case .installed:
+            context.fireChannelRead(data)
+        case .refused:
+            break
         }
-        context.fireChannelRead(data)
     }
+
+    private func checked(context: ChannelHandlerContext, refusal: String?) {
+        guard state == .checking else { return }
+        if let refusal {
+            state = .refused
+            held.removeAll()
+            logger?.warning("rejected connection on peer endpoint", metadata: [
+                "remote-addr": "\(context.channel.remoteAddress.map { "\($0)" } ?? "")", "error": "\(refusal)",
+            ])
+            context.close(promise: nil)
+            return
+        }
+        install(context: context)
+        let parts = held
+        held.removeAll()
+        for part in parts { context.fireChannelRead(part) }
+        if !parts.isEmpty { context.fireChannelReadComplete() }
+    }
+
+    private func install(context: ChannelHandlerContext) {
+        state = .installed
+        let peer = PeerInfo(remoteAddress: context.channel.remoteAddress, certificateCommonName: commonName)
+        let handler = makeHandler(context.channel, peer)
+        do {
+            try context.pipeline.syncOperations.addHandler(handler, position: .after(self))
+        } catch {
+            state = .refused
+            context.close(promise: nil)
+        }
+    }
+
+    /// Where the (blocking) DNS lookups of SAN checks run.
+    private static let checkQueue = DispatchQueue(label: "peer-san-check", attributes: .concurrent)
 }
 
 /// Dials an HTTP/1.1 server (a peer's URL): TCP or unix socket, TLS when the URL says so (the

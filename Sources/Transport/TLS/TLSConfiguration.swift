@@ -31,6 +31,11 @@ public struct TLSConfiguration: Sendable, Equatable {
     /// `--tls-min-version` / `--tls-max-version` (nil: the newest OpenSSL offers).
     public var minVersion: TLSVersion = .tls12
     public var maxVersion: TLSVersion? = nil
+    /// etcd's `checkSAN` on its peer listener: a client certificate with subject alternative
+    /// names must name the address it connects from (`SubjectAltNames.check`). On for the peer
+    /// port unless `--experimental-peer-skip-client-san-verification`; etcd's client port has no
+    /// such check.
+    public var verifiesClientSubjectAltNames = false
 
     public init(certificateFile: String, keyFile: String, trustedCAFile: String? = nil, clientCertAuth: Bool = false,
                 crlFile: String? = nil, cipherSuites: [String] = [], allowedCommonName: String? = nil, allowedHostname: String? = nil,

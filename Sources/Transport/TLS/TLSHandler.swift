@@ -8,6 +8,8 @@ public struct TLSHandshakeCompleted: Sendable {
     public var applicationProtocol: String?
     /// The verified client certificate's subject common name, if a certificate was presented.
     public var peerCommonName: String?
+    /// The presented certificate's subject alternative names (empty without a certificate).
+    public var peerSubjectAltNames = SubjectAltNames()
 }
 
 /// TLS on a channel, server or client side (`TLSContext.role`), with OpenSSL driven through a
@@ -166,7 +168,8 @@ final class TLSHandler: ChannelDuplexHandler {
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
             state = .open
-            let done = TLSHandshakeCompleted(applicationProtocol: negotiatedProtocol(), peerCommonName: peerCommonName())
+            let done = TLSHandshakeCompleted(
+                applicationProtocol: negotiatedProtocol(), peerCommonName: peerCommonName(), peerSubjectAltNames: peerSubjectAltNames())
             completion = done
             flushCiphertext(context: context, promise: nil)
             context.fireUserInboundEventTriggered(done)
@@ -227,6 +230,27 @@ final class TLSHandler: ChannelDuplexHandler {
         let n = COpenSSL_certificate_common_name(cert, &buf, Int32(buf.count))
         guard n >= 0 else { return nil }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func peerSubjectAltNames() -> SubjectAltNames {
+        guard let cert = COpenSSL_SSL_get_peer_certificate(ssl) else { return SubjectAltNames() }
+        defer { X509_free(cert) }
+        var names = SubjectAltNames()
+        var buf = [UInt8](repeating: 0, count: 256)
+        var index: Int32 = 0
+        while true {
+            var type: Int32 = 0
+            let n = COpenSSL_certificate_san_at(cert, index, &type, &buf, Int32(buf.count))
+            if n < 0 { break }
+            let bytes = Array(buf.prefix(Int(n)))
+            if type == 1 {
+                names.dnsNames.append(String(decoding: bytes, as: UTF8.self))
+            } else if type == 2, let address = SubjectAltNames.ipString(bytes) {
+                names.ipAddresses.append(address)
+            }
+            index += 1
+        }
+        return names
     }
 
     // MARK: data
