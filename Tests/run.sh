@@ -45,6 +45,8 @@ $PY -c 'import h2' 2>/dev/null || need+=(python3-h2)
 # the power-loss test's FUSE file system (lazyfs)
 $PY -c 'import pyfuse3' 2>/dev/null || need+=(python3-pyfuse3)
 command -v fusermount3 >/dev/null || need+=(fuse3)
+# the corruption-check test corrupts a member's LMDB file in place
+$PY -c 'import lmdb' 2>/dev/null || need+=(python3-lmdb)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -42,7 +42,11 @@ final class PeerServerHandler: ChannelInboundHandler {
         case pipeline
         case leases
         case leasesInternal
+        case hashKV
     }
+
+    /// `GET /members/hashkv`'s body (`{"revision":N}`), at most.
+    static let hashKVBodyBytesMax = 4 << 10
 
     private var request: Request = .idle
 
@@ -104,12 +108,12 @@ final class PeerServerHandler: ChannelInboundHandler {
         switch path {
         case PeerProtocol.raftPath:
             guard head.method == .POST else { return methodNotAllowed(context, allow: "POST") }
-            guard checkCompatibility(head, context: context) else { return }
+            guard checkCompatibility(head, context: context, extra: [clusterHeader]) else { return }
             addRemote(from: head)
             request = .gathering(head, context.channel.allocator.buffer(capacity: 0), limit: Self.pipelineBodyBytesMax, route: .pipeline)
         case PeerProtocol.snapshotPath:
             guard head.method == .POST else { return methodNotAllowed(context, allow: "POST") }
-            guard checkCompatibility(head, context: context) else { return }
+            guard checkCompatibility(head, context: context, extra: [clusterHeader]) else { return }
             addRemote(from: head)
             request = .snapshot(SnapshotReceiver(directory: services.snapshotDirectory, allocator: context.channel.allocator))
         case PeerProtocol.probingPath:
@@ -133,6 +137,33 @@ final class PeerServerHandler: ChannelInboundHandler {
             }
             request = .gathering(head, context.channel.allocator.buffer(capacity: 0), limit: Self.leaseBodyBytesMax,
                                  route: path == PeerProtocol.leasesPath ? .leases : .leasesInternal)
+        case PeerProtocol.hashKVPath:
+            // etcd's hashKVHandler (its corruption checks ask every peer).
+            guard head.method == .GET else { return methodNotAllowed(context, allow: "GET") }
+            if let remote = head.headers.first(name: PeerProtocol.Header.clusterID), !remote.isEmpty,
+               remote != PeerProtocol.idString(services.clusterID) {
+                request = .discarding
+                return respondError(context, .preconditionFailed, "cluster ID mismatch")
+            }
+            request = .gathering(head, context.channel.allocator.buffer(capacity: 0), limit: Self.hashKVBodyBytesMax, route: .hashKV)
+        case PeerProtocol.downgradeEnabledPath:
+            // etcd's downgradeEnabledHandler: after a linearizable read, whether a downgrade is
+            // in progress (never, here: swetcd has no downgrade). A joining etcd member asks it.
+            guard head.method == .GET else { return methodNotAllowed(context, allow: "GET") }
+            request = .discarding
+            let eventLoop = context.eventLoop
+            let boxed = NIOLoopBound((self, context), eventLoop: eventLoop)
+            services.downgradeEnabled { result in
+                eventLoop.execute {
+                    let (handler, context) = boxed.value
+                    switch result {
+                    case .success(let enabled):
+                        handler.respond(context, .ok, headers: [handler.clusterHeader, ("Content-Type", "text/plain")], body: "\(enabled)")
+                    case .failure(let error):
+                        handler.respondError(context, .internalServerError, "failed linearized read: \(error.message)", extra: [handler.clusterHeader])
+                    }
+                }
+            }
         default:
             if path.hasPrefix("/raft/stream/") {
                 streamRequested(head, path: path, context: context)
@@ -142,6 +173,8 @@ final class PeerServerHandler: ChannelInboundHandler {
             }
         }
     }
+
+    private var clusterHeader: (String, String) { (PeerProtocol.Header.clusterID, PeerProtocol.idString(services.clusterID)) }
 
     private func methodNotAllowed(_ context: ChannelHandlerContext, allow: String) {
         request = .discarding
@@ -188,19 +221,19 @@ final class PeerServerHandler: ChannelInboundHandler {
             (PeerProtocol.Header.clusterID, PeerProtocol.idString(services.clusterID)),
         ]
         guard checkCompatibility(head, context: context, extra: headers) else { return }
+        // etcd's streamHandler: the directory names the stream type, the last element the sender.
+        let slash = path.lastIndex(of: "/")!
+        let directory = path[..<slash]
+        let fromText = path[path.index(after: slash)...]
         let type: StreamType
-        let fromText: Substring
-        if path.hasPrefix(PeerProtocol.streamMsgAppPrefix) {
-            type = .msgApp
-            fromText = path.dropFirst(PeerProtocol.streamMsgAppPrefix.count)
-        } else if path.hasPrefix(PeerProtocol.streamMessagePrefix) {
-            type = .message
-            fromText = path.dropFirst(PeerProtocol.streamMessagePrefix.count)
-        } else {
+        switch directory + "/" {
+        case PeerProtocol.streamMsgAppPrefix: type = .msgApp
+        case PeerProtocol.streamMessagePrefix: type = .message
+        default:
             request = .discarding
             return respondError(context, .notFound, "invalid path", extra: headers)
         }
-        guard !fromText.contains("/"), let from = PeerProtocol.parseID(fromText) else {
+        guard let from = PeerProtocol.parseID(fromText) else {
             request = .discarding
             return respondError(context, .notFound, "invalid from", extra: headers)
         }
@@ -220,6 +253,7 @@ final class PeerServerHandler: ChannelInboundHandler {
         request = .streaming
         var responseHead = HTTPResponseHead(version: .http1_1, status: .ok)
         for (name, value) in headers { responseHead.headers.add(name: name, value: value) }
+        responseHead.headers.add(name: "Date", value: Self.httpDate())
         responseHead.headers.add(name: "Transfer-Encoding", value: "chunked")
         context.writeAndFlush(wrapOutboundOut(.head(responseHead)), promise: nil)
         let writer = StreamWriter(type: type, channel: context.channel)
@@ -258,6 +292,27 @@ final class PeerServerHandler: ChannelInboundHandler {
                 eventLoop.execute {
                     let (handler, context) = boxed.value
                     handler.respondLease(context, result) { $0.serializedBytes() }
+                }
+            }
+        case .hashKV:
+            let revision: Int64
+            do {
+                revision = try PeerProtocol.hashKVRequestRevision(Array(buffer: body))
+            } catch {
+                return respondError(context, .badRequest, "error unmarshalling request")
+            }
+            let eventLoop = context.eventLoop
+            let boxed = NIOLoopBound((self, context), eventLoop: eventLoop)
+            services.hashKV(revision: revision) { result in
+                eventLoop.execute {
+                    let (handler, context) = boxed.value
+                    switch result {
+                    case .success(let hash):
+                        handler.respond(context, .ok, headers: [handler.clusterHeader, ("Content-Type", "application/json")],
+                                        body: PeerProtocol.hashKVResponseJSON(hash))
+                    case .failure(let error):
+                        handler.respondError(context, .badRequest, error.message)
+                    }
                 }
             }
         case .leasesInternal:
@@ -338,6 +393,7 @@ final class PeerServerHandler: ChannelInboundHandler {
     private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, headers: [(String, String)], bodyBuffer: ByteBuffer, close: Bool = false) {
         var head = HTTPResponseHead(version: .http1_1, status: status)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
+        head.headers.add(name: "Date", value: Self.httpDate())
         if status != .noContent { head.headers.add(name: "Content-Length", value: "\(bodyBuffer.readableBytes)") }
         if close { head.headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -350,6 +406,16 @@ final class PeerServerHandler: ChannelInboundHandler {
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
+    }
+
+    /// Go's `Date` header (`http.TimeFormat`): "Mon, 07 Dec 2026 18:00:00 GMT".
+    static func httpDate(_ now: time_t = time(nil)) -> String {
+        var t = now
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Go's `time.Time` JSON: RFC 3339 with nanoseconds, trailing zeros trimmed, UTC as `Z`.
@@ -437,7 +503,9 @@ final class SnapshotReceiver {
     func finish() -> Result<(Message, String), Failure> {
         if let failed { return .failure(failed) }
         guard let message, let file, let tempPath else {
-            return .failure(Failure(status: .badRequest, message: "failed to decode raft message (unexpected EOF)"))
+            // Go's binary.Read: EOF when nothing came, unexpected EOF when part of it did.
+            let reason = header.readableBytes == 0 ? "EOF" : "unexpected EOF"
+            return .failure(Failure(status: .badRequest, message: "failed to decode raft message (\(reason))"))
         }
         do {
             try file.synchronize()

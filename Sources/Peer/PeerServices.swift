@@ -32,6 +32,12 @@ public protocol PeerServices: AnyObject, Sendable {
     /// `POST /leases/internal`: a lease's remaining time.
     func leaseTimeToLive(_ request: LeaseTimeToLiveRequest, _ done: @escaping @Sendable (LeaseForwardResult<LeaseTimeToLiveResponse>) -> Void)
 
+    /// `GET /members/hashkv`: etcd's HashKV at `revision` (0: the current one).
+    func hashKV(revision: Int64, _ done: @escaping @Sendable (Result<PeerHashKV, PeerServiceError>) -> Void)
+
+    /// `GET /downgrade/enabled`: after a linearizable read, whether a downgrade is in progress.
+    func downgradeEnabled(_ done: @escaping @Sendable (Result<Bool, PeerServiceError>) -> Void)
+
     /// Where a received snapshot's backend file is written (`member/snap`).
     var snapshotDirectory: String { get }
 
@@ -56,5 +62,36 @@ public enum LeaseForwardResult<Response: Sendable>: Sendable {
     /// 408: the member did not catch up its applied index in time.
     case timeout
     /// 400 with etcd's error text (e.g. `not a primary lessor` on a non-leader).
+    case failed(String)
+}
+
+/// etcd's answer to a peer's HashKV.
+public struct PeerHashKV: Sendable, Equatable {
+    public var hash: UInt32
+    public var compactRevision: Int64
+    /// The current revision (the response header's).
+    public var revision: Int64
+
+    public init(hash: UInt32, compactRevision: Int64, revision: Int64) {
+        self.hash = hash
+        self.compactRevision = compactRevision
+        self.revision = revision
+    }
+}
+
+/// Why a peer request could not be served, in etcd's words.
+public struct PeerServiceError: Error, Sendable, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// What a peer answered to `GET /members/hashkv` (etcd's `peerHashKVResp`).
+public enum PeerHashKVAnswer: Sendable, Equatable {
+    case hash(PeerHashKV)
+    /// `mvcc: required revision has been compacted`: this member is behind the peer.
+    case compacted
+    /// `mvcc: required revision is a future revision`: the peer is behind.
+    case futureRevision
+    /// No URL answered (each failure was logged).
     case failed(String)
 }

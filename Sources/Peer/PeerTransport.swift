@@ -111,6 +111,10 @@ final class RemotePeer: Sendable {
         }
         if let old, old !== writer { old.close() }
         context.peerActivated(id)
+        context.logger.info("established TCP streaming connection with remote peer", metadata: [
+            "stream-writer-type": "\(writer.type.logName)", "local-member-id": "\(PeerProtocol.idString(context.services.localID))",
+            "remote-peer-id": "\(PeerProtocol.idString(id))",
+        ])
         writer.channel.closeFuture.whenComplete { _ in
             self.state.withLock { s in
                 if s.writers[writer.type] === writer { s.writers[writer.type] = nil }
@@ -353,6 +357,37 @@ public final class PeerTransport: Sendable {
                 return (try? JSONDecoder().decode(Version.self, from: Data(response.bodyString.utf8)))?.etcdserver
             }
             .flatMapError { _ in self.fetchVersion(urls: Array(urls.dropFirst()), timeout: timeout) }
+    }
+
+    /// `GET <url>/members/hashkv` of a member (etcd's `getPeerHashKVHTTP`), trying each URL
+    /// until one answers; every failure is logged as etcd logs it ("failed hash kv request").
+    public func fetchHashKV(memberID: UInt64, urls: [String], revision: Int64, timeout: TimeAmount) -> EventLoopFuture<PeerHashKVAnswer> {
+        let eventLoop = context.group.next()
+        guard let url = urls.first else { return eventLoop.makeSucceededFuture(.failed("no answer from any peer URL")) }
+        var body = ByteBufferAllocator().buffer(capacity: 32)
+        body.writeString(revision == 0 ? "{}" : "{\"revision\":\(revision)}")
+        let context = self.context
+        let next: @Sendable (String) -> EventLoopFuture<PeerHashKVAnswer> = { error in
+            context.logger.warning("failed hash kv request", metadata: [
+                "local-member-id": "\(PeerProtocol.idString(context.services.localID))", "requested-revision": "\(revision)",
+                "remote-peer-endpoint": "\(url)", "error": "\(error)",
+            ])
+            if urls.count > 1 { return self.fetchHashKV(memberID: memberID, urls: Array(urls.dropFirst()), revision: revision, timeout: timeout) }
+            return eventLoop.makeSucceededFuture(.failed(error))
+        }
+        return client.request(url, method: .GET, path: PeerProtocol.hashKVPath, headers: [("Content-Type", "application/json")],
+                              body: body, timeout: timeout)
+            .flatMap { response -> EventLoopFuture<PeerHashKVAnswer> in
+                let text = response.bodyString
+                if response.status == .badRequest {
+                    if text.contains("mvcc: required revision has been compacted") { return eventLoop.makeSucceededFuture(.compacted) }
+                    if text.contains("mvcc: required revision is a future revision") { return eventLoop.makeSucceededFuture(.futureRevision) }
+                }
+                guard response.status == .ok else { return next("unknown error: \(text)") }
+                guard let hash = PeerProtocol.parseHashKVResponse(Array(text.utf8)) else { return next("malformed HashKV response: \(text)") }
+                return eventLoop.makeSucceededFuture(.hash(hash))
+            }
+            .flatMapError { error in next("\(error)") }
     }
 
     public func stop() {

@@ -152,6 +152,10 @@ final class StreamReader: Sendable {
             $0.active = true
             $0.reportedFailure = false
         }
+        context.logger.info("established TCP streaming connection with remote peer", metadata: [
+            "stream-reader-type": "\(type.logName)", "local-member-id": "\(PeerProtocol.idString(context.services.localID))",
+            "remote-peer-id": "\(PeerProtocol.idString(remoteID))",
+        ])
     }
 
     fileprivate func refused() {
@@ -188,6 +192,8 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
     private let context: PeerContext
     private var buffer: ByteBuffer?
     private var accepted = false
+    /// The body of a 412 answer, read to say why (etcd's stream reader does the same).
+    private var refusal: String?
     private var lastReadNanoseconds = NIODeadline.now()
     private var watchdog: RepeatedTask?
 
@@ -236,6 +242,9 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
                 ])
                 reader.refused()
                 ctx.close(promise: nil)
+            case .preconditionFailed:
+                // Why is in the body: read it first.
+                refusal = ""
             default:
                 context.logger.debug("peer refused a stream", metadata: [
                     "remote-peer-id": "\(PeerProtocol.idString(reader.remoteID))", "status": "\(head.status.code)", "stream-type": "\(reader.type.rawValue)",
@@ -243,6 +252,8 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
                 reader.refused()
                 ctx.close(promise: nil)
             }
+        case .body(var part) where refusal != nil:
+            if refusal!.utf8.count < 1024 { refusal! += part.readString(length: part.readableBytes) ?? "" }
         case .body(var part):
             guard accepted, var pending = buffer else { return }
             pending.writeBuffer(&part)
@@ -261,8 +272,29 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
             pending.discardReadBytes()
             buffer = pending
         case .end:
+            if let refusal, let reader { refusedWithReason(refusal, reader: reader) }
             ctx.close(promise: nil)
         }
+    }
+
+    /// etcd's stream reader on a 412: a warning that names the reason.
+    private func refusedWithReason(_ body: String, reader: StreamReader) {
+        let reason = body.hasSuffix("\n") ? String(body.dropLast()) : body
+        var metadata: Logger.Metadata = [
+            "stream-reader-type": "\(reader.type.logName)", "local-member-id": "\(PeerProtocol.idString(context.services.localID))",
+            "remote-peer-id": "\(PeerProtocol.idString(reader.remoteID))",
+        ]
+        switch reason {
+        case "incompatible version":
+            context.logger.warning("request sent was ignored by remote peer due to server version incompatibility", metadata: metadata)
+        case "cluster ID mismatch":
+            metadata["local-member-cluster-id"] = "\(PeerProtocol.idString(context.services.clusterID))"
+            context.logger.warning("request sent was ignored by remote peer due to cluster ID mismatch", metadata: metadata)
+        default:
+            metadata["error"] = "unhandled error \"\(reason)\" when precondition failed"
+            context.logger.warning("failed to dial stream", metadata: metadata)
+        }
+        reader.refused()
     }
 
     func errorCaught(context ctx: ChannelHandlerContext, error: any Error) {

@@ -9,6 +9,9 @@ enum StreamType: String, Sendable {
     case message
     /// etcd's `msgappv2` (path `msgapp`).
     case msgApp = "msgapp"
+
+    /// How etcd's logs name the stream ("stream Message", "stream MsgApp v2").
+    var logName: String { self == .message ? "stream Message" : "stream MsgApp v2" }
 }
 
 /// Our end of one stream a remote member opened to receive our messages (etcd's

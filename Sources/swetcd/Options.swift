@@ -310,10 +310,16 @@ enum Flags {
         }
 
         // Experimental
-        unsupported("experimental-initial-corrupt-check", .boolean, default: "false", "corruption checks between members are not implemented yet", "Enable to check data corruption before serving any client/peer traffic.")
-        unsupported("experimental-corrupt-check-time", .value, default: "0s", "corruption checks between members are not implemented yet", "Duration of time between cluster corruption check passes.")
-        unsupported("experimental-compact-hash-check-enabled", .boolean, default: "false", "compaction hash checks between members are not implemented yet", "Enable leader to periodically check followers compaction hashes.")
-        unused("experimental-compact-hash-check-time", "Duration of time between leader checks followers compaction hashes.", "unused without --experimental-compact-hash-check-enabled", check: isDuration)
+        bool("experimental-initial-corrupt-check", "Enable to check data corruption before serving any client/peer traffic.") { $0.config.initialCorruptCheck = $1 }
+        p.add("experimental-corrupt-check-time", .value, "Duration of time between cluster corruption check passes.") { (o: inout Options, v: String) throws(E) in
+            guard let ms = GoDuration.milliseconds(v), ms >= 0 else { throw E("invalid value \"\(v)\" for flag -experimental-corrupt-check-time: parse error") }
+            o.config.corruptCheckMilliseconds = ms
+        }
+        bool("experimental-compact-hash-check-enabled", "Enable leader to periodically check followers compaction hashes.") { $0.config.compactHashCheckEnabled = $1 }
+        p.add("experimental-compact-hash-check-time", .value, "Duration of time between leader checks followers compaction hashes.") { (o: inout Options, v: String) throws(E) in
+            guard let ms = GoDuration.milliseconds(v), ms > 0 else { throw E("invalid value \"\(v)\" for flag -experimental-compact-hash-check-time: parse error") }
+            o.config.compactHashCheckMilliseconds = ms
+        }
         unsupported("experimental-enable-v2v3", .value, default: "", "the v2 API is not implemented", "v3 prefix for serving emulated v2 state.")
         unsupported("experimental-enable-lease-checkpoint", .boolean, default: "false", "lease TTLs are not checkpointed (they restart after a restart, as etcd's do without checkpoints)", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.")
         unsupported("experimental-enable-lease-checkpoint-persist", .boolean, default: "false", "lease TTLs are not checkpointed", "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases.")

@@ -37,6 +37,11 @@ final class FakeServices: PeerServices, @unchecked Sendable {
     func leaseTimeToLive(_ request: LeaseTimeToLiveRequest, _ done: @escaping @Sendable (LeaseForwardResult<LeaseTimeToLiveResponse>) -> Void) {
         done(.notFound)
     }
+    func hashKV(revision: Int64, _ done: @escaping @Sendable (Result<PeerHashKV, PeerServiceError>) -> Void) {
+        done(revision > 9 ? .failure(PeerServiceError("mvcc: required revision is a future revision"))
+                          : .success(PeerHashKV(hash: 3_141_592_653, compactRevision: 2, revision: 9)))
+    }
+    func downgradeEnabled(_ done: @escaping @Sendable (Result<Bool, PeerServiceError>) -> Void) { done(.success(false)) }
     func snapshotReceived(_ message: Message, dbPath: String) -> PeerProcessOutcome { process(message) }
 }
 
@@ -76,6 +81,7 @@ final class FakeServices: PeerServices, @unchecked Sendable {
 
         /// Everything written back so far, as text.
         func response() throws -> String {
+            channel.embeddedEventLoop.run()  // answers the services gave asynchronously
             var out = ""
             while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
                 out += buffer.readString(length: buffer.readableBytes) ?? ""
@@ -145,6 +151,59 @@ final class FakeServices: PeerServices, @unchecked Sendable {
             """)
         let text = try f.response()
         #expect(text.hasPrefix("HTTP/1.1 412") && text.hasSuffix("cluster ID mismatch\n"))
+        // etcd sets its cluster ID on the answer before checking (the refused side logs it).
+        #expect(text.contains("X-Etcd-Cluster-ID: b27190a5159a0b47"))
+        #expect(text.contains("Date: "))
+    }
+
+    @Test func streamPathsAndSenderIDsAreReadAsGoReadsThem() throws {
+        func answer(_ path: String) throws -> String {
+            let f = try Fixture()
+            try f.request("""
+                GET \(path) HTTP/1.1
+                Host: x
+                \(Self.goHeaders)
+                X-Raft-To: 25351fad42b3c84c
+
+                """)
+            return try f.response()
+        }
+        // strconv.ParseUint(s, 16, 64): leading zeros are fine.
+        #expect(try answer("/raft/stream/message/004036b1db24775ea0").hasPrefix("HTTP/1.1 200"))
+        // path.Dir names the stream type before path.Base is read as the sender.
+        #expect(try answer("/raft/stream/message/4036b1db24775ea0/x").hasSuffix("invalid path\n"))
+        #expect(try answer("/raft/stream/message/+4036b1db24775ea0").hasSuffix("invalid from\n"))
+    }
+
+    @Test func versionsAreReadAsGoSemverReadsThem() {
+        #expect(PeerProtocol.majorMinor("03.5.0") == PeerProtocol.MajorMinor(major: 3, minor: 5))
+        #expect(PeerProtocol.majorMinor("3.5.0-rc.1+build-7") == PeerProtocol.MajorMinor(major: 3, minor: 5))
+        #expect(PeerProtocol.majorMinor("+3.5.0") == nil)
+        #expect(PeerProtocol.majorMinor("3.5.0-a_b") == nil)
+        #expect(PeerProtocol.majorMinor("3.5.0+bu_ild") == nil)
+        #expect(PeerProtocol.majorMinor("3.5") == nil)
+        #expect(PeerProtocol.majorMinor("v3.5.0") == nil)
+    }
+
+    @Test func hashKVAndDowngradeEnabledAnswerAsEtcds() throws {
+        let f = try Fixture()
+        let body = Array("{\"revision\":0}".utf8)
+        try f.request("GET /members/hashkv HTTP/1.1\nHost: x\nContent-Length: \(body.count)\n", body: body)
+        let hash = try f.response()
+        #expect(hash.hasPrefix("HTTP/1.1 200") && hash.hasSuffix("{\"header\":{\"revision\":9},\"hash\":3141592653,\"compact_revision\":2}"))
+        let future = Array("{\"revision\":10}".utf8)
+        try f.request("GET /members/hashkv HTTP/1.1\nHost: x\nContent-Length: \(future.count)\n", body: future)
+        let refused = try f.response()
+        #expect(refused.hasPrefix("HTTP/1.1 400") && refused.hasSuffix("mvcc: required revision is a future revision\n"))
+        try f.request("GET /members/hashkv HTTP/1.1\nHost: x\nContent-Length: 1\n", body: Array("x".utf8))
+        #expect(try f.response().hasSuffix("error unmarshalling request\n"))
+        try f.request("GET /members/hashkv HTTP/1.1\nHost: x\nX-Etcd-Cluster-Id: 1\nContent-Length: 0\n")
+        #expect(try f.response().hasSuffix("cluster ID mismatch\n"))
+        try f.request("GET /downgrade/enabled HTTP/1.1\nHost: x\n")
+        let downgrade = try f.response()
+        #expect(downgrade.hasPrefix("HTTP/1.1 200") && downgrade.hasSuffix("\r\n\r\nfalse"))
+        try f.request("POST /downgrade/enabled HTTP/1.1\nHost: x\nContent-Length: 0\n")
+        #expect(try f.response().hasPrefix("HTTP/1.1 405"))
     }
 
     @Test func aPipelineMessageReachesRaftAndIsAnswered204() throws {

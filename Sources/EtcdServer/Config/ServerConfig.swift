@@ -19,6 +19,14 @@ public struct ServerConfig: Sendable {
     /// `--experimental-snapshot-catchup-entries`: raft log entries kept behind the applied index
     /// for a slow follower after a snapshot (etcd's default 5000).
     public var snapshotCatchUpEntries: UInt64 = 5000
+    /// `--experimental-initial-corrupt-check`: a restarting member compares its HashKV with its
+    /// peers' before it runs (see `CorruptionChecker`).
+    public var initialCorruptCheck = false
+    /// `--experimental-corrupt-check-time` (0: off): the leader's periodic hash comparison.
+    public var corruptCheckMilliseconds = 0
+    /// `--experimental-compact-hash-check-enabled` / `-time`: the leader compares compaction hashes.
+    public var compactHashCheckEnabled = false
+    public var compactHashCheckMilliseconds = 60_000
     public var listenClientURLs: [ListenURL] = [ListenURL(scheme: .http, host: "localhost", port: 2379)]
     public var advertiseClientURLs: [String] = ["http://localhost:2379"]
     public var listenPeerURLs: [ListenURL] = [ListenURL(scheme: .http, host: "localhost", port: 2380)]

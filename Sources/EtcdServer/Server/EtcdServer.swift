@@ -22,6 +22,7 @@ public final class EtcdServer: @unchecked Sendable {
     private var environment: LMDBEnvironment?
     private var watchHub: WatchHub?
     private var autoCompaction: AutoCompactionRunner?
+    private var corruptionChecker: CorruptionChecker?
     private lazy var announcer = CapabilityAnnouncer(logger: logger)
     private var peers: PeerTransport?
     private var versionCheck: RepeatedTask?
@@ -166,11 +167,17 @@ public final class EtcdServer: @unchecked Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.group = group
         let bridge = PeerBridge(core: core, snapshotDirectory: snapDir, logger: logger)
-        let peers = try startPeers(bridge: bridge, group: group, dataDir: dataDir)
+        // etcd registers its peers before it serves the peer port; a new member's membership is
+        // still in its bootstrap entries, so it is taken from --initial-cluster.
+        var knownMembership = membership.current
+        if isNew {
+            knownMembership = Membership()
+            for member in initialMembers() { knownMembership.members[member.id] = member }
+        }
+        let peers = try startPeers(bridge: bridge, membership: knownMembership, group: group, dataDir: dataDir)
         core.peers = peers
         raft.sender = bridge
         self.peers = peers
-        bridge.syncPeers(membership.current)
         raft.onMembershipApplied = { [weak core, weak bridge] membership in
             bridge?.syncPeers(membership)
             if let version = membership.clusterVersion { announcer.clusterVersionSet(version) }
@@ -178,6 +185,19 @@ public final class EtcdServer: @unchecked Sendable {
         }
         raft.onLeading = { [weak core] in core?.decideClusterVersion() }
         if let version = membership.current.clusterVersion { announcer.clusterVersionSet(version) }
+        let checker = CorruptionChecker(core: core, peers: peers, membership: membership,
+                                        timeout: .nanoseconds(raft.configuration.requestTimeoutNanoseconds), logger: logger)
+        if config.initialCorruptCheck && !isNew {
+            // etcd checks a restarting member before its raft node runs (a new one has nothing
+            // to compare yet).
+            do {
+                try checker.initialCheck()
+            } catch {
+                logger.error("checkInitialHashKV failed", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
+        corruptionChecker = checker
         raft.start()
         ElectionTickAdvance.start(
             enabled: config.initialElectionTickAdvance,
@@ -242,6 +262,8 @@ public final class EtcdServer: @unchecked Sendable {
             runner.start()
             autoCompaction = runner
         }
+        checker.startPeriodic(corruptCheckMilliseconds: config.corruptCheckMilliseconds,
+                              compactHashCheckMilliseconds: config.compactHashCheckEnabled ? config.compactHashCheckMilliseconds : nil)
         // etcd's e2e harness waits for these two lines; print them only once clients are served.
         announcer.serving()
         logger.info("published local member to cluster through raft", metadata: [
@@ -254,6 +276,8 @@ public final class EtcdServer: @unchecked Sendable {
 
     /// Stops listening, finishes the batch in progress, and closes storage.
     public func stop() {
+        corruptionChecker?.stop()
+        corruptionChecker = nil
         autoCompaction?.stop()
         autoCompaction = nil
         versionCheck?.cancel()
@@ -276,7 +300,7 @@ public final class EtcdServer: @unchecked Sendable {
     /// The peer transport on `--listen-peer-urls`, with the `--peer-*` TLS settings (or a
     /// self-signed pair in `<data-dir>/fixtures/peer` with `--peer-auto-tls`, whose peers are
     /// then not verified, as etcd does).
-    private func startPeers(bridge: PeerBridge, group: MultiThreadedEventLoopGroup, dataDir: String) throws -> PeerTransport {
+    private func startPeers(bridge: PeerBridge, membership: Membership, group: MultiThreadedEventLoopGroup, dataDir: String) throws -> PeerTransport {
         var serverTLS: TLSContext?
         var clientTLS: TLSContext?
         if var tls = config.peerTLS {
@@ -298,6 +322,7 @@ public final class EtcdServer: @unchecked Sendable {
         let transport = PeerTransport(services: bridge, group: group, clientTLS: clientTLS, dialTimeout: dialTimeout,
                                       localPeerURLs: config.initialAdvertisePeerURLs, logger: logger)
         bridge.transport = transport
+        bridge.syncPeers(membership)
         for url in config.listenPeerURLs {
             _ = try transport.listen(url, tls: url.isTLS ? serverTLS : nil)
             logger.info("serving peer traffic", metadata: ["address": "\(url)"])

@@ -163,6 +163,29 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
         }
     }
 
+    func hashKV(revision: Int64, _ done: @escaping @Sendable (Result<PeerHashKV, PeerServiceError>) -> Void) {
+        core.hashKV(revision: revision) { result in
+            switch result {
+            case .success(let h):
+                done(.success(PeerHashKV(hash: h.hash, compactRevision: h.compactRevision, revision: h.currentRevision)))
+            case .failure(let error):
+                // etcd answers with the mvcc error's own text ("mvcc: required revision ...").
+                var text = error.status.message
+                if text.hasPrefix("etcdserver: mvcc: ") { text.removeFirst("etcdserver: ".count) }
+                done(.failure(PeerServiceError(text)))
+            }
+        }
+    }
+
+    func downgradeEnabled(_ done: @escaping @Sendable (Result<Bool, PeerServiceError>) -> Void) {
+        core.whenReadable(serializable: false) { result in
+            switch result {
+            case .success: done(.success(false))  // swetcd has no downgrade
+            case .failure(let error): done(.failure(PeerServiceError(error.status.message)))
+            }
+        }
+    }
+
     func snapshotReceived(_ message: Message, dbPath: String) -> PeerProcessOutcome {
         logger.info("received and saved database snapshot", metadata: [
             "remote-peer-id": "\(hex(message.from))", "snapshot-index": "\(message.snapshot.metadata.index)", "path": "\(dbPath)",
