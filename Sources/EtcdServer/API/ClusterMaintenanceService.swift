@@ -8,14 +8,14 @@ struct ClusterMaintenanceService {
 
     func register(_ router: inout GRPCRouter) {
         let server = self.server
-        ServiceSupport.unary(&router, "/etcdserverpb.Cluster/MemberList", MemberListRequest.self) { (_, _, done: @escaping @Sendable (Result<MemberListResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.Cluster/MemberList", MemberListRequest.self, answer: .bounded) { (_, _, done: @escaping @Sendable (Result<MemberListResponse, EtcdError>) -> Void) in
             var response = MemberListResponse()
             // etcd's cluster server fills cluster, member and term, not the revision.
             response.header = server.header(revision: 0)
             response.members = server.members()
             done(.success(response))
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Alarm", AlarmRequest.self) { (request, _, done: @escaping @Sendable (Result<AlarmResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Alarm", AlarmRequest.self, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<AlarmResponse, EtcdError>) -> Void) in
             switch request.action {
             case .get?, nil:
                 var response = AlarmResponse()
@@ -34,13 +34,13 @@ struct ClusterMaintenanceService {
                 }
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Defragment", DefragmentRequest.self) { (_, _, done: @escaping @Sendable (Result<DefragmentResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Defragment", DefragmentRequest.self, answer: .bounded) { (_, _, done: @escaping @Sendable (Result<DefragmentResponse, EtcdError>) -> Void) in
             server.defragment { result in
                 // etcd answers an empty DefragmentResponse (no header).
                 done(result.map { DefragmentResponse() })
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/HashKV", HashKVRequest.self) { (request, _, done: @escaping @Sendable (Result<HashKVResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/HashKV", HashKVRequest.self, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<HashKVResponse, EtcdError>) -> Void) in
             server.hashKV(revision: request.revision) { result in
                 done(result.map { hashed in
                     var response = HashKVResponse()
@@ -52,7 +52,7 @@ struct ClusterMaintenanceService {
                 })
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self) { (request, _, done: @escaping @Sendable (Result<MoveLeaderResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<MoveLeaderResponse, EtcdError>) -> Void) in
             // etcd: only the leader moves leadership; a transferee that is not a voting member is
             // refused; moving it to the member that already leads succeeds at once.
             guard server.raft.leaderID == server.identity.memberID else { return done(.failure(.notLeader)) }
@@ -64,7 +64,7 @@ struct ClusterMaintenanceService {
                 done(result.map { MoveLeaderResponse() })
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Status", StatusRequest.self, answer: .bounded) { (_, _, done: @escaping @Sendable (Result<StatusResponse, EtcdError>) -> Void) in
             done(.success(server.status()))
         }
     }
@@ -78,7 +78,7 @@ struct HealthService {
 
     func register(_ router: inout GRPCRouter) {
         let server = self.server
-        router.register("/grpc.health.v1.Health/Check", .unary { _, bytes, responder in
+        router.register("/grpc.health.v1.Health/Check", .unary(answer: .bounded) { _, bytes, responder in
             let request: HealthCheckRequest
             do {
                 request = try HealthCheckRequest(serializedBytes: bytes)

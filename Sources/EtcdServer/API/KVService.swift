@@ -1,10 +1,13 @@
+import Dispatch
 import EtcdProto
 import MVCC
 import NIOCore
 import Transport
 
-/// `etcdserverpb.KV`: Range and read-only Txn are served from an LMDB snapshot on the calling
-/// event loop (a linearizable one once a ReadIndex round says this member is up to date);
+/// `etcdserverpb.KV`: Range and read-only Txn are served from an LMDB snapshot (a linearizable
+/// one once a ReadIndex round says this member is up to date): a single-key read on the calling
+/// event loop, a read over a key range on `rangeReaders` (it may be megabytes to read and
+/// encode, and the event loop also carries the connection's other streams, watches above all);
 /// Put, DeleteRange, write Txn and Compact go through the log.
 struct KVService {
     let server: EtcdServerCore
@@ -14,11 +17,11 @@ struct KVService {
     func register(_ router: inout GRPCRouter) {
         let server = self.server
         ServiceSupport.unary(&router, "/etcdserverpb.KV/Range", RangeRequest.self, server: server) { (request, context, done: @escaping Done<RangeResponse>) in
-            Self.whenReadable(server, serializable: request.serializable, on: context.eventLoop, done) {
+            Self.whenReadable(server, serializable: request.serializable, on: Self.executor(for: request, context), done) {
                 done(server.range(request))
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self, server: server) { (request, _, done: @escaping Done<PutResponse>) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self, server: server, answer: .bounded) { (request, _, done: @escaping Done<PutResponse>) in
             if let error = Self.validate({ try RequestValidation.check(request) }) { return done(.failure(error)) }
             var raftRequest = InternalRaftRequest()
             raftRequest.put = request
@@ -42,7 +45,7 @@ struct KVService {
             }
             if KVApplier.isReadOnly(request) {
                 // etcd: a read-only txn is linearizable unless every range in it is serializable.
-                return Self.whenReadable(server, serializable: KVApplier.isSerializable(request), on: context.eventLoop, done) {
+                return Self.whenReadable(server, serializable: KVApplier.isSerializable(request), on: Self.executor(for: request, context), done) {
                     done(server.readOnlyTxn(request))
                 }
             }
@@ -53,7 +56,7 @@ struct KVService {
                 return response
             }
         }
-        ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self, server: server) { (request, _, done: @escaping Done<CompactionResponse>) in
+        ServiceSupport.unary(&router, "/etcdserverpb.KV/Compact", CompactionRequest.self, server: server, answer: .bounded) { (request, _, done: @escaping Done<CompactionResponse>) in
             var raftRequest = InternalRaftRequest()
             raftRequest.compaction = request
             Self.propose(server, raftRequest, done) { applied in
@@ -63,17 +66,45 @@ struct KVService {
         }
     }
 
-    /// Runs `read` on `eventLoop` once the server may serve the read (see
+    /// Where a read runs: the connection's event loop, or the range readers.
+    enum Executor {
+        case eventLoop(any EventLoop)
+        case rangeReaders
+    }
+
+    /// Reads over key ranges (`range_end` set) and their encoding, off the event loops. Any
+    /// number of threads, as Go runs each etcd request on a goroutine of its own.
+    static let rangeReaders = DispatchQueue(label: "range-readers", qos: .userInitiated, attributes: .concurrent)
+
+    static func executor(for request: RangeRequest, _ context: GRPCCallContext) -> Executor {
+        request.rangeEnd.isEmpty || request.countOnly ? .eventLoop(context.eventLoop) : .rangeReaders
+    }
+
+    static func executor(for request: TxnRequest, _ context: GRPCCallContext) -> Executor {
+        func readsARange(_ t: TxnRequest) -> Bool {
+            (t.success + t.failure).contains { op in
+                switch op.request {
+                case .requestRange(let r)?: !r.rangeEnd.isEmpty && !r.countOnly
+                case .requestTxn(let nested)?: readsARange(nested)
+                default: false
+                }
+            }
+        }
+        return readsARange(request) ? .rangeReaders : .eventLoop(context.eventLoop)
+    }
+
+    /// Runs `read` where `executor` says once the server may serve the read (see
     /// `EtcdServerCore.whenReadable`), or answers with why it may not.
     private static func whenReadable<R>(
-        _ server: EtcdServerCore, serializable: Bool, on eventLoop: any EventLoop, _ done: @escaping Done<R>,
+        _ server: EtcdServerCore, serializable: Bool, on executor: Executor, _ done: @escaping Done<R>,
         _ read: @escaping @Sendable () -> Void
     ) {
         server.whenReadable(serializable: serializable) { ready in
-            switch ready {
-            case .failure(let error): done(.failure(error))
-            case .success where eventLoop.inEventLoop: read()
-            case .success: eventLoop.execute(read)
+            switch (ready, executor) {
+            case (.failure(let error), _): done(.failure(error))
+            case (.success, .eventLoop(let eventLoop)) where eventLoop.inEventLoop: read()
+            case (.success, .eventLoop(let eventLoop)): eventLoop.execute(read)
+            case (.success, .rangeReaders): rangeReaders.async(execute: read)
             }
         }
     }

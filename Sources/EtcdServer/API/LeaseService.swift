@@ -14,7 +14,7 @@ struct LeaseService {
     func register(_ router: inout GRPCRouter) {
         let server = self.server
         let store = self.store
-        ServiceSupport.unary(&router, GRPCMethod.leaseGrant.rawValue, LeaseGrantRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<LeaseGrantResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, GRPCMethod.leaseGrant.rawValue, LeaseGrantRequest.self, server: server, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<LeaseGrantResponse, EtcdError>) -> Void) in
             var request = request
             // etcd: no ID given, the server picks a positive one from its request ID generator.
             while request.id == 0 { request.id = Int64(bitPattern: server.nextID() & (1 << 63 - 1)) }
@@ -28,7 +28,7 @@ struct LeaseService {
                 })
             }
         }
-        ServiceSupport.unary(&router, GRPCMethod.leaseRevoke.rawValue, LeaseRevokeRequest.self, server: server) { (request, _, done: @escaping @Sendable (Result<LeaseRevokeResponse, EtcdError>) -> Void) in
+        ServiceSupport.unary(&router, GRPCMethod.leaseRevoke.rawValue, LeaseRevokeRequest.self, server: server, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<LeaseRevokeResponse, EtcdError>) -> Void) in
             var raftRequest = InternalRaftRequest()
             raftRequest.leaseRevoke = request
             server.propose(raftRequest) { result in

@@ -24,20 +24,24 @@ enum ServiceSupport {
     /// none (`leaderCheck`).
     static func unary<Request: ProtoMessage, Response: ProtoMessage>(
         _ router: inout GRPCRouter, _ path: String, _ request: Request.Type, server: EtcdServerCore,
+        answer: GRPCAnswerSize = .unbounded,
         _ body: @escaping @Sendable (Request, GRPCCallContext, @escaping @Sendable (Result<Response, EtcdError>) -> Void) -> Void
     ) {
-        unary(&router, path, request) { (decoded, context, done: @escaping @Sendable (Result<Response, EtcdError>) -> Void) in
+        unary(&router, path, request, answer: answer) { (decoded, context, done: @escaping @Sendable (Result<Response, EtcdError>) -> Void) in
             if let error = leaderCheck(context, server) { return done(.failure(error)) }
             body(decoded, context, done)
         }
     }
 
     /// Registers a unary method whose body throws `EtcdError` (or anything, mapped to UNKNOWN).
+    /// `answer` is `.bounded` only for methods whose answer stays small whatever the store holds
+    /// (see `GRPCAnswerSize`).
     static func unary<Request: ProtoMessage, Response: ProtoMessage>(
         _ router: inout GRPCRouter, _ path: String, _ request: Request.Type,
+        answer: GRPCAnswerSize = .unbounded,
         _ body: @escaping @Sendable (Request, GRPCCallContext, @escaping @Sendable (Result<Response, EtcdError>) -> Void) -> Void
     ) {
-        router.register(path, .unary { context, bytes, responder in
+        router.register(path, .unary(answer: answer) { context, bytes, responder in
             let decoded: Request
             do {
                 decoded = try Request(serializedBytes: bytes)

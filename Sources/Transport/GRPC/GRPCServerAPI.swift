@@ -88,13 +88,31 @@ public protocol GRPCStreamObserver: AnyObject {
     func cancelled()
 }
 
+/// How large a unary call's answer can be, for the connection's output back-pressure
+/// (`SendBacklog`).
+public enum GRPCAnswerSize: Sendable, Equatable {
+    /// Small whatever the server stores: at most about one stored value (a Put's previous
+    /// key-value) or a fixed-size record. Such calls are not held behind large downloads.
+    case bounded
+    /// May be as large as what the server stores (a range, a txn, a snapshot).
+    case unbounded
+}
+
 /// The implementation of one method.
 public enum GRPCMethodHandler: Sendable {
     /// Called once with the request message, on the connection's event loop.
-    case unary(@Sendable (GRPCCallContext, [UInt8], any GRPCUnaryResponder) -> Void)
+    case unary(answer: GRPCAnswerSize = .unbounded, @Sendable (GRPCCallContext, [UInt8], any GRPCUnaryResponder) -> Void)
     /// Called once when the request headers arrive, on the connection's event loop; returns the
     /// observer that receives the client's messages.
     case streaming(kind: GRPCMethodKind, @Sendable (GRPCCallContext, any GRPCServerStream) -> any GRPCStreamObserver)
+
+    /// The answer-size class of a unary method (streaming methods bound themselves).
+    public var answer: GRPCAnswerSize {
+        switch self {
+        case .unary(let answer, _): return answer
+        case .streaming: return .unbounded
+        }
+    }
 
     public var kind: GRPCMethodKind {
         switch self {

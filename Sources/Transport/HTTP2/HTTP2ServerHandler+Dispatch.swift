@@ -72,10 +72,13 @@ extension HTTP2ServerHandler {
                 case .dispatch:
                     guard let stream = streams[id] else { break }
                     // Streaming calls go at once; the others wait while too much is queued.
-                    if case .grpc(.streaming) = stream.role {
+                    switch stream.role {
+                    case .grpc(.streaming):
                         dispatch(stream)
-                    } else if backlog.mayDispatch(id) {
-                        dispatch(stream)
+                    case .grpc(let handler):
+                        if backlog.mayDispatch(id, answer: handler.answer) { dispatch(stream) }
+                    default:
+                        if backlog.mayDispatch(id) { dispatch(stream) }
                     }
                 case .message(let message):
                     if let stream = streams[id], !stream.cancelled, !stream.finished { stream.observer?.received(message) }
@@ -104,7 +107,7 @@ extension HTTP2ServerHandler {
                 }
             }
             switch handler {
-            case .unary(let body):
+            case .unary(_, let body):
                 let request = stream.unaryRequest ?? []
                 stream.unaryRequest = nil
                 releaseAll(stream)

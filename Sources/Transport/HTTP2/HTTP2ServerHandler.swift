@@ -199,9 +199,12 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
     /// Response bytes queued on streams and not yet taken by nghttp2, and the reads held
     /// back meanwhile.
     var backlog = SendBacklog(bytesMaxWhileUnwritable: HTTP2ServerHandler.outboundBytesMaxWhileUnwritable,
-                              responseBytesMax: HTTP2ServerHandler.responseBytesQueuedMax)
+                              responseBytesMax: HTTP2ServerHandler.responseBytesQueuedMax,
+                              boundedAnswerBytesMax: HTTP2ServerHandler.boundedAnswerBytesQueuedMax)
     /// Above this many queued response bytes, new unary calls wait (see `SendBacklog`).
     static let responseBytesQueuedMax = 4 << 20
+    /// Above this many, calls with bounded answers (`GRPCAnswerSize.bounded`) wait too.
+    static let boundedAnswerBytesQueuedMax = 16 << 20
     /// While the channel is not writable, reads go on until this much is queued for the peer.
     /// Reading on is what lets WINDOW_UPDATE and PING frames through — stopping at once would
     /// stall a large download on a client that is merely slow (its window updates would wait

@@ -15,6 +15,12 @@
 /// one answer per request. (Streaming calls bound themselves: a watch demotes its watchers when
 /// its stream is congested.)
 ///
+/// Calls whose answer is small whatever the store holds (`GRPCAnswerSize.bounded`: a Put, a
+/// lease grant) have a gate of their own, `boundedAnswerBytesMax`, and do not queue behind the
+/// others: a write on a connection that is also downloading megabytes of ranges goes as soon as
+/// it arrives (etcd answers it at once too), while a client that never reads still costs at most
+/// that limit plus one answer.
+///
 /// Invariant: `queuedBytes ≥ 0`; bytes leave only after they were queued (preconditions).
 struct SendBacklog {
     enum ReadDecision: Equatable {
@@ -24,32 +30,51 @@ struct SendBacklog {
 
     let bytesMaxWhileUnwritable: Int
     let responseBytesMax: Int
+    let boundedAnswerBytesMax: Int
     private(set) var queuedBytes = 0
     /// A read was held back and is owed once the channel is writable.
     private(set) var readHeld = false
-    /// Streams whose call waits to be dispatched, in arrival order.
-    private(set) var waitingCalls: [Int32] = []
+    /// Streams whose call waits to be dispatched, in arrival order, with their answer class.
+    private var waiting: [(id: Int32, answer: GRPCAnswerSize)] = []
 
-    init(bytesMaxWhileUnwritable: Int, responseBytesMax: Int) {
+    /// Streams whose call waits to be dispatched, in arrival order.
+    var waitingCalls: [Int32] { waiting.map(\.id) }
+
+    init(bytesMaxWhileUnwritable: Int, responseBytesMax: Int, boundedAnswerBytesMax: Int) {
         precondition(bytesMaxWhileUnwritable > 0 && responseBytesMax > 0, "a backlog that holds everything at once")
+        precondition(boundedAnswerBytesMax >= responseBytesMax, "small answers gated harder than large ones")
         self.bytesMaxWhileUnwritable = bytesMaxWhileUnwritable
         self.responseBytesMax = responseBytesMax
+        self.boundedAnswerBytesMax = boundedAnswerBytesMax
     }
 
     /// A unary call or HTTP request is ready: true to dispatch it now, false when it must wait
-    /// (it is then handed back by `callsToDispatch`).
-    mutating func mayDispatch(_ streamID: Int32) -> Bool {
-        if queuedBytes < responseBytesMax && waitingCalls.isEmpty { return true }
-        waitingCalls.append(streamID)
+    /// (it is then handed back by `callsToDispatch`). A call waits behind earlier waiting calls
+    /// of its gate: every waiting call for an unbounded answer, only bounded ones for a bounded.
+    mutating func mayDispatch(_ streamID: Int32, answer: GRPCAnswerSize = .unbounded) -> Bool {
+        switch answer {
+        case .unbounded:
+            if queuedBytes < responseBytesMax && waiting.isEmpty { return true }
+        case .bounded:
+            if queuedBytes < boundedAnswerBytesMax && !waiting.contains(where: { $0.answer == .bounded }) { return true }
+        }
+        waiting.append((streamID, answer))
         return false
     }
 
-    /// The waiting calls to try again, in order, once the backlog is at most half the limit
-    /// (each goes through `mayDispatch` again: those that still cannot go wait again, in order).
+    /// The waiting calls to try again, in order, once the backlog is at most half of their gate's
+    /// limit (each goes through `mayDispatch` again: those that still cannot go wait again, in
+    /// order).
     mutating func callsToDispatch() -> [Int32] {
-        guard !waitingCalls.isEmpty, queuedBytes <= responseBytesMax / 2 else { return [] }
-        defer { waitingCalls.removeAll() }
-        return waitingCalls
+        guard !waiting.isEmpty else { return [] }
+        if queuedBytes <= responseBytesMax / 2 {
+            defer { waiting.removeAll() }
+            return waitingCalls
+        }
+        guard queuedBytes <= boundedAnswerBytesMax / 2 else { return [] }
+        let ready = waiting.filter { $0.answer == .bounded }.map(\.id)
+        waiting.removeAll { $0.answer == .bounded }
+        return ready
     }
 
     /// `bytes` of response were queued on a stream.
@@ -82,6 +107,6 @@ struct SendBacklog {
     mutating func reset() {
         queuedBytes = 0
         readHeld = false
-        waitingCalls.removeAll()
+        waiting.removeAll()
     }
 }
