@@ -375,13 +375,20 @@ public final class PeerTransport: Sendable {
             if urls.count > 1 { return self.fetchHashKV(memberID: memberID, urls: Array(urls.dropFirst()), revision: revision, timeout: timeout) }
             return eventLoop.makeSucceededFuture(.failed(error))
         }
-        return client.request(url, method: .GET, path: PeerProtocol.hashKVPath, headers: [("Content-Type", "application/json")],
+        // The cluster ID goes along, as etcd's HashByRev sends it: a member of another cluster on
+        // the same URL (a cluster rebuilt in place) refuses with 412 instead of answering a hash.
+        let headers = [("Content-Type", "application/json"),
+                       (PeerProtocol.Header.clusterID, PeerProtocol.idString(context.services.clusterID))]
+        return client.request(url, method: .GET, path: PeerProtocol.hashKVPath, headers: headers,
                               body: body, timeout: timeout)
             .flatMap { response -> EventLoopFuture<PeerHashKVAnswer> in
                 let text = response.bodyString
                 if response.status == .badRequest {
                     if text.contains("mvcc: required revision has been compacted") { return eventLoop.makeSucceededFuture(.compacted) }
                     if text.contains("mvcc: required revision is a future revision") { return eventLoop.makeSucceededFuture(.futureRevision) }
+                }
+                if response.status == .preconditionFailed && text.contains("cluster ID mismatch") {
+                    return next("etcdserver: cluster ID mismatch")
                 }
                 guard response.status == .ok else { return next("unknown error: \(text)") }
                 guard let hash = PeerProtocol.parseHashKVResponse(Array(text.utf8)) else { return next("malformed HashKV response: \(text)") }
