@@ -302,12 +302,20 @@ class Runner:
             return None
         texts = ("", "")
         streams = None
+        create = (op.spec or {}).get("create_request") if op.method == "Watch.Send" else None
         if op.method == "Watch.Send":
             req_e, req_s = self.build(op, self.etcd), self.build(op, self.sw)
             texts = (f"[stream {n}] {fmt(req_e)}", f"[stream {n}] {fmt(req_s)}")
             self.stream_history.setdefault(n, []).append(texts[0])
+            created_before = [side.watch_stream(n).created for side in (self.etcd, self.sw)]
             self.etcd.watch_stream(n).send(req_e)
             self.sw.watch_stream(n).send(req_s)
+            if create is not None:
+                # Both servers answer every create (an invalid or duplicate one with
+                # created+canceled): wait for that answer, however loaded the machine is,
+                # before the quiet window below.
+                for side, before in zip((self.etcd, self.sw), created_before):
+                    side.watch_stream(n).wait_created(before + 1, timeout=10)
         else:
             texts = (f"[stream {n}] drain", f"[stream {n}] drain")
             if n not in self.etcd.watch_streams and n not in self.sw.watch_streams:
@@ -317,8 +325,7 @@ class Runner:
         # racing a later put on another connection would see it or not by timing. A watcher
         # starting in the past is caught up by etcd's background sync (every 100 ms): give
         # that time; otherwise replies and events come at once.
-        create = (op.spec or {}).get("create_request") or {}
-        quiet = 0.15 if create.get("start_revision", 0) != 0 else 0.05
+        quiet = 0.15 if (create or {}).get("start_revision", 0) != 0 else 0.05
         self.settle([s for s in streams if s is not None], quiet=quiet)
         if op.method == "Watch.Send" and not op.drain:
             return None   # what arrived stays queued for the next drain of this stream

@@ -37,6 +37,7 @@ class BidiStream:
         self.responses = []
         self.closed = None            # (code name, details) once the server ended the stream
         self.last_rx = time.monotonic()
+        self.created = 0              # watch responses with `created` set, ever
         self.call = rpc(self._requests(), metadata=(("hasleader", "true"),))
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -53,6 +54,8 @@ class BidiStream:
             for resp in self.call:
                 with self.cond:
                     self.responses.append(resp)
+                    if getattr(resp, "created", False):
+                        self.created += 1
                     self.last_rx = time.monotonic()
                     self.cond.notify_all()
             closed = ("OK", "")
@@ -80,6 +83,17 @@ class BidiStream:
         deadline = time.monotonic() + timeout
         with self.cond:
             while len(self.responses) < n and self.closed is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+
+    def wait_created(self, n, timeout):
+        """Until `n` created responses in all (every watch create is answered by one, an
+        invalid or duplicate one too), the stream ended, or `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.created < n and self.closed is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
