@@ -47,7 +47,7 @@ extension MVCCReadView {
         }
         let next = stoppedByLimit ? lastMain + 1 : max(from, to + 1)
         if withPrevKV {
-            for i in changes.indices {
+            for i in changes.indices where !MVCCChange.isCreate(changes[i].kv, isDelete: changes[i].isDelete) {
                 changes[i].prevKV = try previousVersion(of: changes[i].kv.key, before: Revision(main: changes[i].kv.modRevision, sub: 0))
             }
         }

@@ -5,7 +5,7 @@ import Storage
 /// for a delete, the key with `modRevision` set to the deleting revision (etcd's tombstone
 /// event). `prevKV` is the key's version before the request that made this change (etcd's
 /// watch reads it at `modRevision - 1`), if any: a txn that puts a key and then deletes it gives
-/// both events the version from before the txn.
+/// both events the version from before the txn. A create event has none (`isCreate`).
 public struct MVCCChange: Sendable, Equatable {
     public var kv: KeyValue
     public var isDelete: Bool
@@ -15,6 +15,11 @@ public struct MVCCChange: Sendable, Equatable {
         self.kv = kv
         self.isDelete = isDelete
         self.prevKV = prevKV
+    }
+
+    /// etcd's `IsCreateEvent`: a put at the key's create revision. Its watchers get no prev_kv.
+    public static func isCreate(_ kv: KeyValue, isDelete: Bool) -> Bool {
+        !isDelete && kv.createRevision == kv.modRevision
     }
 }
 
@@ -131,7 +136,10 @@ public struct MVCCWriteTxn {
         }
         try txn.put(tables.revisions, RevisionKey.encode(rev), kv.serializedBytes())
         try txn.put(tables.history, stored, RevisionKey.historyEntry(rev, tombstone: false))
-        changes.append(MVCCChange(kv: kv, isDelete: false, prevKV: previousBeforeRequest(key, now: previous)))
+        let before = previousBeforeRequest(key, now: previous)
+        // etcd's watch gives a create event (a put whose key was not live just before it) no
+        // prev_kv, even when a txn deleted the key earlier in the same request.
+        changes.append(MVCCChange(kv: kv, isDelete: false, prevKV: MVCCChange.isCreate(kv, isDelete: false) ? nil : before))
         return previous
     }
 

@@ -329,15 +329,29 @@ class Runner:
         self.settle([s for s in streams if s is not None], quiet=quiet)
         if op.method == "Watch.Send" and not op.drain:
             return None   # what arrived stays queued for the next drain of this stream
+        taken = [s.take() if s is not None else ([], None) for s in streams]
+        outs = self.watch_outcomes(taken)
+        if classify(op.method, outs[0], outs[1]) is not None:
+            # Events of earlier writes may still be on their way to one side (a loaded machine
+            # outlasts any quiet window): before calling it a divergence, wait longer for both
+            # and compare everything that arrived.
+            self.settle([s for s in streams if s is not None], quiet=1.0, max_wait=5.0)
+            more = [s.take() if s is not None else ([], None) for s in streams]
+            taken = [(got + got2, closed2 if closed2 is not None else closed)
+                     for (got, closed), (got2, closed2) in zip(taken, more)]
+            outs = self.watch_outcomes(taken)
+        return outs[0], outs[1], texts
+
+    def watch_outcomes(self, taken):
+        """(etcd, swetcd) outcomes of what each side's stream delivered."""
         outs = []
-        for side, s in zip((self.etcd, self.sw), streams):
-            got, closed = s.take() if s is not None else ([], None)
+        for side, (got, closed) in zip((self.etcd, self.sw), taken):
             body = watch_body(got, closed, self.ident(side))
             text = "; ".join(fmt(r) for r in got[:20]) + (f" ... ({len(got)} responses)" if len(got) > 20 else "")
             if closed is not None:
                 text += f" [stream ended: {closed[0]} {closed[1]}]"
             outs.append(Outcome("OK", body=body, text=text or "(nothing)"))
-        return outs[0], outs[1], texts
+        return outs
 
     @staticmethod
     def settle(streams, quiet=0.15, max_wait=3.0):

@@ -174,6 +174,26 @@ import Testing
         #expect(changes.allSatisfy { $0.prevKV?.value == Array("old".utf8) && $0.prevKV?.modRevision == 2 })
     }
 
+    /// etcd's watch skips prev_kv for a create event (`IsCreateEvent`): a txn that deletes a key
+    /// and puts it again creates it anew at the txn's revision, so that put has no prev_kv, while
+    /// the deletes around it carry the version from before the txn (found by the differential
+    /// fuzzer, seed 1026).
+    @Test func aKeyDeletedAndPutAgainInOneTxnIsACreateWithoutPreviousVersion() throws {
+        let t = try TestStore()
+        try t.put("b", "old")
+        let changes = try t.request { txn -> [MVCCChange] in
+            _ = try txn.deleteRange(KeyRange(key: Array("b".utf8), rangeEnd: []))
+            try txn.put(key: Array("b".utf8), value: Array("new".utf8), lease: 0)
+            _ = try txn.deleteRange(KeyRange(key: Array("b".utf8), rangeEnd: []))
+            return txn.changes
+        }
+        #expect(changes.map(\.isDelete) == [true, false, true])
+        #expect(changes.map { $0.prevKV?.value } == [Array("old".utf8), nil, Array("old".utf8)])
+        // Read back from history (a watcher catching up), the put is a create event there too.
+        let history = try t.store.read { try $0.history(from: 3, to: 3, limit: 100, withPrevKV: true) }
+        #expect(history.changes.map { $0.prevKV?.value } == [Array("old".utf8), nil, Array("old".utf8)])
+    }
+
     @Test func aKeyCreatedAndDeletedInOneTxnHasNoPreviousVersion() throws {
         let t = try TestStore()
         try t.put("a", "1")

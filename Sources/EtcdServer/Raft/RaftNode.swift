@@ -511,8 +511,10 @@ final class RaftNode: @unchecked Sendable {
         persist(rd)
         if !rd.messagesAfterPersist.isEmpty { sender?.send(rd.messagesAfterPersist) }
         if !rd.committedEntries.isEmpty {
-            apply(rd.committedEntries)
+            // Published before apply publishes its applied index: a Status read in between must
+            // never see applied > committed.
             published.withLock { $0.commitIndex = max($0.commitIndex, rd.committedEntries.last!.index) }
+            apply(rd.committedEntries)
         }
         for rs in rd.readStates where rs.requestContext.count == 8 {
             let context = rs.requestContext.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
