@@ -134,6 +134,9 @@ def normalize(method, resp, ident):
             m["clientURLs"] = _scrub_urls(m["clientURLs"], ident)
     if method == "Lease.LeaseLeases":
         body["leases"] = sorted(body["leases"], key=repr)
+    if method == "Lease.LeaseTimeToLive" and "keys" in body:
+        # etcd lists a lease's keys from a Go map: in random order, a set to the client.
+        body["keys"] = sorted(body["keys"], key=repr)
     if method == "Maintenance.Alarm":
         body["alarms"] = sorted(body["alarms"], key=repr)
     if method == "Maintenance.Hash":

@@ -67,24 +67,20 @@ enum KVApplier {
         throw .invalidSortOption
     }
 
-    /// Swift's sort is stable, so equal elements keep key order, in both directions: what Go's
-    /// sort.Sort (pdqsort, an insertion sort below 12 elements) gives etcd's small results, and
-    /// one of the orders it may give larger ones.
+    /// etcd's sort: Go's `sort.Sort` (not stable) with its `Less` per target, `(a - b) < 0` on
+    /// the integers as Go computes it (wrapping), and `sort.Reverse` for DESCEND. `GoSort`
+    /// repeats Go's algorithm step for step, so keys that compare equal (one txn's keys share a
+    /// create revision) come out in etcd's order too.
     private static func sort(_ kvs: inout [KeyValue], by target: RangeRequest.SortTarget, descending: Bool) {
-        func before(_ a: KeyValue, _ b: KeyValue) -> Bool {
-            switch target {
-            case .key: return KeyRangeCompare.less(a.key, b.key)
-            case .version: return a.version < b.version
-            case .create: return a.createRevision < b.createRevision
-            case .mod: return a.modRevision < b.modRevision
-            case .value: return KeyRangeCompare.less(a.value, b.value)
-            }
+        let less: (KeyValue, KeyValue) -> Bool
+        switch target {
+        case .key: less = { KeyRangeCompare.less($0.key, $1.key) }
+        case .version: less = { ($0.version &- $1.version) < 0 }
+        case .create: less = { ($0.createRevision &- $1.createRevision) < 0 }
+        case .mod: less = { ($0.modRevision &- $1.modRevision) < 0 }
+        case .value: less = { KeyRangeCompare.less($0.value, $1.value) }
         }
-        if descending {
-            kvs.sort { before($1, $0) }
-        } else {
-            kvs.sort(by: before)
-        }
+        GoSort.sort(&kvs, less: descending ? { less($1, $0) } : less)
     }
 
     // MARK: Put / DeleteRange
@@ -149,14 +145,14 @@ enum KVApplier {
         return opsReadOnly(t.success) && opsReadOnly(t.failure)
     }
 
-    /// Whether any branch (or nested txn) puts: what a full backend must refuse.
+    /// Whether a branch puts at its top level: etcd's quota cost (`costTxn`) is positive exactly
+    /// then, and only such a txn is refused while NOSPACE is raised. etcd does not look into
+    /// nested txns (their puts cost nothing), so neither does this: a full backend refuses what
+    /// etcd's refuses, no more.
     static func hasPut(_ t: TxnRequest) -> Bool {
         (t.success + t.failure).contains { op in
-            switch op.request {
-            case .requestPut?: return true
-            case .requestTxn(let nested)?: return hasPut(nested)
-            default: return false
-            }
+            if case .requestPut? = op.request { return true }
+            return false
         }
     }
 
