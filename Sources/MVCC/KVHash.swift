@@ -44,13 +44,20 @@ extension MVCCWriteTxn {
     /// against the previous compacted revision (what etcd stores for its compaction hash check).
     func compactionHash(revision: Int64) throws -> KVHash {
         let previous = meta.compactedRevision
-        let hash = try KVHasher.hash(txn: txn, tables: tables, revision: revision, compactRevision: previous)
+        let hash = try KVHasher.hash(txn: txn, tables: tables, revision: revision, compactRevision: previous, forCompaction: true)
         return KVHash(hash: hash, revision: revision, compactRevision: previous, currentRevision: meta.currentRevision)
     }
 }
 
 enum KVHasher {
-    static func hash(txn: LMDBTransaction, tables: MVCCTables, revision: Int64, compactRevision compacted: Int64) throws -> UInt32 {
+    /// `forCompaction`: the hash etcd takes while compacting to `revision`, whose keep set is
+    /// `kvindex.Compact(revision)`'s rather than `Keep(revision)`'s. The two differ in one
+    /// revision: a key deleted at exactly `revision` keeps its tombstone in Compact's set (etcd
+    /// 3.5.16 no longer drops it) and not in Keep's. Hashed either way (it is above the
+    /// compacted revision), it still decides whether the set is empty — and an empty set makes
+    /// etcd hash every revision at or below the compacted one.
+    static func hash(txn: LMDBTransaction, tables: MVCCTables, revision: Int64, compactRevision compacted: Int64,
+                     forCompaction: Bool = false) throws -> UInt32 {
         // etcd's Keep(revision): each key's newest revision at or below `revision`, if it is not
         // a tombstone. Only those at or below the compacted revision are needed for the filter.
         var keepAtOrBelowCompacted = Set<Revision>()
@@ -65,6 +72,8 @@ enum KVHasher {
                         if !tombstone {
                             anyKept = true
                             if rev.main <= compacted { keepAtOrBelowCompacted.insert(rev) }
+                        } else if forCompaction && rev.main == revision {
+                            anyKept = true
                         }
                         break
                     }
