@@ -307,15 +307,18 @@ class Runner:
             req_e, req_s = self.build(op, self.etcd), self.build(op, self.sw)
             texts = (f"[stream {n}] {fmt(req_e)}", f"[stream {n}] {fmt(req_s)}")
             self.stream_history.setdefault(n, []).append(texts[0])
-            created_before = [side.watch_stream(n).created for side in (self.etcd, self.sw)]
-            self.etcd.watch_stream(n).send(req_e)
-            self.sw.watch_stream(n).send(req_s)
+            # The stream objects are taken once: one the server ends while this request is
+            # handled must stay the one whose end is reported (watch_stream would open anew).
+            sent = [self.etcd.watch_stream(n), self.sw.watch_stream(n)]
+            created_before = [s.created for s in sent]
+            sent[0].send(req_e)
+            sent[1].send(req_s)
             if create is not None:
                 # Both servers answer every create (an invalid or duplicate one with
-                # created+canceled): wait for that answer, however loaded the machine is,
-                # before the quiet window below.
-                for side, before in zip((self.etcd, self.sw), created_before):
-                    side.watch_stream(n).wait_created(before + 1, timeout=10)
+                # created+canceled), or end the stream: wait for that, however loaded the
+                # machine is, before the quiet window below.
+                for s, before in zip(sent, created_before):
+                    s.wait_created(before + 1, timeout=10)
         else:
             texts = (f"[stream {n}] drain", f"[stream {n}] drain")
             if n not in self.etcd.watch_streams and n not in self.sw.watch_streams:
