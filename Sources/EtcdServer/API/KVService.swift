@@ -1,7 +1,9 @@
 import Dispatch
 import EtcdProto
+import Foundation
 import MVCC
 import NIOCore
+import Synchronization
 import Transport
 
 /// `etcdserverpb.KV`: Range and read-only Txn are served from an LMDB snapshot (a linearizable
@@ -72,9 +74,18 @@ struct KVService {
         case rangeReaders
     }
 
-    /// Reads over key ranges (`range_end` set) and their encoding, off the event loops. Any
-    /// number of threads, as Go runs each etcd request on a goroutine of its own.
-    static let rangeReaders = DispatchQueue(label: "range-readers", qos: .userInitiated, attributes: .concurrent)
+    /// Reads over key ranges (`range_end` set) and their encoding, off the event loops: a fixed
+    /// set of serial queues taken in turn, so at most `rangeReaderCount` of them hold an LMDB
+    /// read transaction at once (LMDB has a fixed number of reader slots; a concurrent queue
+    /// would grow threads under a flood of large reads).
+    static let rangeReaderCount = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
+    static let rangeReaderQueues = (0..<rangeReaderCount).map { DispatchQueue(label: "range-reader-\($0)", qos: .userInitiated) }
+    static let nextRangeReader = Atomic<Int>(0)
+
+    static func rangeReader() -> DispatchQueue {
+        let n = nextRangeReader.add(1, ordering: .relaxed).oldValue
+        return rangeReaderQueues[(n % rangeReaderCount + rangeReaderCount) % rangeReaderCount]
+    }
 
     static func executor(for request: RangeRequest, _ context: GRPCCallContext) -> Executor {
         request.rangeEnd.isEmpty || request.countOnly ? .eventLoop(context.eventLoop) : .rangeReaders
@@ -104,7 +115,7 @@ struct KVService {
             case (.failure(let error), _): done(.failure(error))
             case (.success, .eventLoop(let eventLoop)) where eventLoop.inEventLoop: read()
             case (.success, .eventLoop(let eventLoop)): eventLoop.execute(read)
-            case (.success, .rangeReaders): rangeReaders.async(execute: read)
+            case (.success, .rangeReaders): rangeReader().async(execute: read)
             }
         }
     }

@@ -121,7 +121,7 @@ extension HTTP2ServerHandler {
             if streams.values.contains(where: { $0.unaryRequest != nil && !$0.remoteEnded }) { return }
             // Complete calls waiting for the peer to read earlier answers free their bytes as
             // soon as it does: that is progress, not a stall (`SendBacklog`).
-            if !backlog.waitingCalls.isEmpty { return }
+            if backlog.hasWaitingCalls { return }
             // The newest call not admitted goes first (admitted ones are what can still finish),
             // then the newest at all.
             let candidates = streams.values.filter { budget.heldBytes($0.id) > 0 && !$0.remoteEnded }.map(\.id)

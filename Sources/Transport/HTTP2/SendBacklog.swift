@@ -39,6 +39,7 @@ struct SendBacklog {
 
     /// Streams whose call waits to be dispatched, in arrival order.
     var waitingCalls: [Int32] { waiting.map(\.id) }
+    var hasWaitingCalls: Bool { !waiting.isEmpty }
 
     init(bytesMaxWhileUnwritable: Int, responseBytesMax: Int, boundedAnswerBytesMax: Int) {
         precondition(bytesMaxWhileUnwritable > 0 && responseBytesMax > 0, "a backlog that holds everything at once")
