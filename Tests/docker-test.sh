@@ -57,7 +57,8 @@ docker run --rm -v "$PWD:/src:ro" -e FIRST="$FIRST" swift:6.3-bookworm bash -c '
   [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial -e auxfiles)" ] || echo "  (the image has apt lists)"
   mkdir /w && cd /src && tar --exclude=./.build --exclude="./.build-*" --exclude=./.git -cf - . | tar -C /w -xf - && cd /w
   bash -c "$FIRST" > /tmp/first.log 2>&1 &
-  for _ in $(seq 1200); do
+  # Up to 20 minutes: the command builds swetcd from scratch (swift-crypto included) on 2 cores.
+  for _ in $(seq 2400); do
     if exec 3<>/dev/tcp/127.0.0.1/2379 2>/dev/null; then
       printf "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" >&3
       if grep -q "\"health\":\"true\"" <&3; then
