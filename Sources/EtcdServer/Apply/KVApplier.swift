@@ -121,7 +121,6 @@ enum KVApplier {
 
     // MARK: Txn
 
-    /// Whether no branch of the txn (or of its nested txns) writes.
     /// etcd's `isTxnSerializable`: every op of both branches is a serializable range (a nested
     /// txn is not).
     static func isSerializable(_ t: TxnRequest) -> Bool {
@@ -131,18 +130,14 @@ enum KVApplier {
         }
     }
 
+    /// etcd's `isTxnReadonly`: every op of both branches is a range. A nested txn (even one that
+    /// only reads) or an empty op makes the txn a write: it goes through the log, and a raised
+    /// CORRUPT alarm refuses it, as etcd does.
     static func isReadOnly(_ t: TxnRequest) -> Bool {
-        func opsReadOnly(_ ops: [RequestOp]) -> Bool {
-            ops.allSatisfy { op in
-                switch op.request {
-                case .requestRange?: return true
-                case .requestTxn(let nested)?: return isReadOnly(nested)
-                case .requestPut?, .requestDeleteRange?: return false
-                case nil: return true
-                }
-            }
+        (t.success + t.failure).allSatisfy { op in
+            if case .requestRange? = op.request { return true }
+            return false
         }
-        return opsReadOnly(t.success) && opsReadOnly(t.failure)
     }
 
     /// Whether a branch puts at its top level: etcd's quota cost (`costTxn`) is positive exactly

@@ -1,5 +1,7 @@
-"""--quota-backend-bytes reached: which writes etcd 3.5.16 refuses with NOSPACE and which it
-still applies, side by side with swetcd (found by the differential fuzzer, seed 1078).
+"""Raised alarms, side by side with etcd 3.5.16 (both found by the differential fuzzer).
+
+--quota-backend-bytes reached (seed 1078): which writes etcd refuses with NOSPACE and which it
+still applies.
 
 etcd refuses a Put, a LeaseGrant and a Txn whose top-level branches put (its quota cost,
 `costTxn`, looks at top-level puts only); a Txn of deletes, or one whose only puts are inside a
@@ -66,3 +68,29 @@ def test_writes_refused_and_applied_under_nospace_as_etcd(swetcd, etcd):
     # What the nested put wrote is there on both.
     for name, kv in kvs.items():
         assert call(kv.Range, rpc.RangeRequest(key=b"p"))[2].count == 1, name
+
+
+@pytest.mark.skipif(not os.path.exists(ETCD_3516), reason="etcd 3.5.16 not installed (etcd-reference)")
+def test_a_txn_with_a_nested_txn_is_a_write_under_the_corrupt_alarm(swetcd, etcd):
+    """CORRUPT raised (seed 2034): etcd refuses every txn that is not all ranges, a nested txn
+    that only reads included (its isTxnReadonly), and still serves one of plain ranges."""
+    rpc, rpc_grpc = grpc_stubs.load()
+    servers = {"swetcd": swetcd(), "etcd": etcd(binary=ETCD_3516)}
+    answers = {}
+    for name, server in servers.items():
+        ch = grpc.insecure_channel(server.endpoint.replace("http://", ""))
+        kv, maint = rpc_grpc.KVStub(ch), rpc_grpc.MaintenanceStub(ch)
+        kv.Put(rpc.PutRequest(key=b"a", value=b"1"), timeout=10)
+        member = maint.Status(rpc.StatusRequest(), timeout=10).header.member_id
+        maint.Alarm(rpc.AlarmRequest(action=rpc.AlarmRequest.ACTIVATE, memberID=member,
+                                     alarm=rpc.CORRUPT), timeout=10)
+        read = rpc.RequestOp(request_range=rpc.RangeRequest(key=b"a"))
+        nested = rpc.RequestOp(request_txn=rpc.TxnRequest(success=[read]))
+        answers[name] = [
+            call(kv.Txn, rpc.TxnRequest(success=[read]))[:2],
+            call(kv.Txn, rpc.TxnRequest(success=[nested]))[:2],
+            call(kv.Txn, rpc.TxnRequest(success=[rpc.RequestOp()]))[:2],
+        ]
+        assert server.proc.poll() is None
+    assert answers["swetcd"] == answers["etcd"], answers
+    assert answers["etcd"][1] == ("DATA_LOSS", "etcdserver: corrupt cluster")
