@@ -9,7 +9,7 @@ import Synchronization
 /// What goes in, in backend order: the bucket name `key`, then for every stored revision up to
 /// `revision` its backend key (etcd's 17/18-byte revision key, which our `rev` table uses too) and
 /// its encoded `mvccpb.KeyValue`. Revisions at or below the compacted revision count only if they
-/// are the live version of their key at `revision` (etcd's `kvindex.Keep(revision)`), unless no
+/// are kept at `revision` by etcd's key index (`kvindex.Keep(revision)`, see `keptRevision`), unless no
 /// key has a live version there; a tombstone at exactly the compacted revision never counts
 /// (etcd ≤ 3.5.15 deleted it at compaction, later versions keep it; both hash the same).
 public struct KVHash: Equatable, Sendable {
@@ -51,33 +51,25 @@ extension MVCCWriteTxn {
 
 enum KVHasher {
     /// `forCompaction`: the hash etcd takes while compacting to `revision`, whose keep set is
-    /// `kvindex.Compact(revision)`'s rather than `Keep(revision)`'s. The two differ in one
-    /// revision: a key deleted at exactly `revision` keeps its tombstone in Compact's set (etcd
-    /// 3.5.16 no longer drops it) and not in Keep's. Hashed either way (it is above the
-    /// compacted revision), it still decides whether the set is empty — and an empty set makes
-    /// etcd hash every revision at or below the compacted one.
+    /// `kvindex.Compact(revision)`'s rather than `Keep(revision)`'s (see `keptRevision`).
     static func hash(txn: LMDBTransaction, tables: MVCCTables, revision: Int64, compactRevision compacted: Int64,
                      forCompaction: Bool = false) throws -> UInt32 {
-        // etcd's Keep(revision): each key's newest revision at or below `revision`, if it is not
-        // a tombstone. Only those at or below the compacted revision are needed for the filter.
+        // etcd's keep set at `revision`, one revision per key at most. Only those at or below the
+        // compacted revision are needed for the filter, and whether the set is empty.
         var keepAtOrBelowCompacted = Set<Revision>()
         var anyKept = false
+        var entries: [(rev: Revision, tombstone: Bool)] = []
         try txn.withCursor(tables.history) { cursor in
             var more = try cursor.first()
             while more {
-                // Entries are newest first: the first at or below `revision` is the one.
+                entries.removeAll(keepingCapacity: true)
                 repeat {
-                    let (rev, tombstone) = RevisionKey.decodeHistoryEntry(cursor.value)
-                    if rev.main <= revision {
-                        if !tombstone {
-                            anyKept = true
-                            if rev.main <= compacted { keepAtOrBelowCompacted.insert(rev) }
-                        } else if forCompaction && rev.main == revision {
-                            anyKept = true
-                        }
-                        break
-                    }
+                    entries.append(RevisionKey.decodeHistoryEntry(cursor.value))
                 } while try cursor.nextDup()
+                if let kept = keptRevision(entries, at: revision, forCompaction: forCompaction) {
+                    anyKept = true
+                    if kept.main <= compacted { keepAtOrBelowCompacted.insert(kept) }
+                }
                 more = try cursor.nextNoDup()
             }
         }
@@ -100,6 +92,49 @@ enum KVHasher {
             }
         }
         return crc
+    }
+
+    /// The revision of one key that etcd's key index keeps at `atRev` (`keyIndex.keep`, or
+    /// `keyIndex.compact` when `forCompaction`), from the key's history entries, newest first.
+    ///
+    /// etcd 3.5.16 picks the first generation (oldest first) whose tombstone is at or above
+    /// `atRev` — the last, open generation if there is none — and in it the newest revision at or
+    /// below `atRev`. If that is the generation's tombstone, `keep` drops it and `compact` keeps
+    /// it. So a key deleted and put again in one txn at `atRev` keeps nothing: its chosen
+    /// generation is the one the txn closed.
+    static func keptRevision(_ newestFirst: [(rev: Revision, tombstone: Bool)], at atRev: Int64,
+                             forCompaction: Bool) -> Revision? {
+        // Generation boundaries: tombstones. The oldest tombstone at or above atRev closes the
+        // chosen generation; without one, the chosen generation is the newest (open) one.
+        var start = 0  // index (newest first) where the chosen generation's newest entry is
+        var i = newestFirst.count - 1
+        var closingTombstone: Int?
+        while i >= 0 {
+            if newestFirst[i].tombstone && newestFirst[i].rev.main >= atRev {
+                closingTombstone = i
+                break
+            }
+            i -= 1
+        }
+        if let t = closingTombstone {
+            start = t
+        } else if let newestTombstone = newestFirst.firstIndex(where: { $0.tombstone }) {
+            // The open generation holds only what is newer than the newest tombstone.
+            guard newestTombstone > 0 else { return nil }
+            for j in 0..<newestTombstone where newestFirst[j].rev.main <= atRev { return newestFirst[j].rev }
+            return nil
+        }
+        var j = start
+        while j < newestFirst.count {
+            let e = newestFirst[j]
+            if j > start && e.tombstone { return nil }  // the older generation begins
+            if e.rev.main <= atRev {
+                if e.tombstone { return forCompaction ? e.rev : nil }
+                return e.rev
+            }
+            j += 1
+        }
+        return nil
     }
 }
 
