@@ -53,6 +53,11 @@ KNOWN = [
      "reason": "etcd 3.5.16 panics (nil pointer dereference in its gRPC layer) on an AlarmRequest "
                "whose action is not GET, ACTIVATE or DEACTIVATE; swetcd answers an empty "
                "AlarmResponse and keeps serving"},
+    {"match": r'^KV\.Txn: status etcd=UNAVAILABLE .* swetcd=INVALID_ARGUMENT "etcdserver: key not found"$',
+     "reason": "etcd 3.5.16 checks a txn's puts (ignore_value, ignore_lease) against the state before "
+               "the txn, then panics ('unexpected error during txn with writes') when an earlier op of "
+               "the same txn deleted the key they need; swetcd refuses that txn with "
+               "'etcdserver: key not found' and keeps serving"},
 ]
 
 
