@@ -8,8 +8,24 @@ import Synchronization
 import Testing
 @testable import EtcdServer
 
+/// What the test senders deliver through: an in-process network between `RaftNode`s.
+protocol TestNetwork: AnyObject, Sendable {
+    func deliver(_ messages: [Message], from: UInt64)
+}
+
+/// A node's sender into a `TestNetwork`.
+final class TestSender<Network: TestNetwork>: RaftMessageSender, Sendable {
+    let from: UInt64
+    let network: Network
+    init(from: UInt64, network: Network) {
+        self.from = from
+        self.network = network
+    }
+    func send(_ messages: [Message]) { network.deliver(messages, from: from) }
+}
+
 /// Messages between in-process members, with a switch to cut a member off (both directions).
-final class InProcessNetwork: @unchecked Sendable {
+final class InProcessNetwork: TestNetwork, @unchecked Sendable {
     private let state = Mutex<(nodes: [UInt64: RaftNode], cut: Set<UInt64>)>(([:], []))
 
     func register(_ id: UInt64, _ node: RaftNode) { state.withLock { $0.nodes[id] = node } }
@@ -30,15 +46,6 @@ final class InProcessNetwork: @unchecked Sendable {
         }
     }
 
-    final class Sender: RaftMessageSender, @unchecked Sendable {
-        let from: UInt64
-        let network: InProcessNetwork
-        init(from: UInt64, network: InProcessNetwork) {
-            self.from = from
-            self.network = network
-        }
-        func send(_ messages: [Message]) { network.deliver(messages, from: from) }
-    }
 }
 
 /// One member of an in-process cluster: a real store and WAL in a directory of its own, a real
@@ -65,7 +72,7 @@ final class TestMember {
     func start(new: Bool = false) throws {
         let parts = try Self.open(dir: dir, id: id, new: new, requestTimeoutNanoseconds: 10_000_000_000)
         (env, store, node, wal) = (parts.env, parts.store, parts.node, parts.wal)
-        node.sender = InProcessNetwork.Sender(from: id, network: network)
+        node.sender = TestSender(from: id, network: network)
         network.register(id, node)
         node.start()
     }

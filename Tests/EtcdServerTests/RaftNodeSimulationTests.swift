@@ -15,7 +15,7 @@ import Testing
 /// settings are behind one lock, so the fault *decisions* follow the seed while the order in
 /// which threads ask for them does not (the nodes are real threads: a seed fixes the schedule of
 /// faults and requests, not every interleaving).
-final class FaultyNetwork: @unchecked Sendable {
+final class FaultyNetwork: TestNetwork, @unchecked Sendable {
     struct Faults {
         var lossPerMille = 0
         var duplicatePerMille = 0
@@ -68,15 +68,6 @@ final class FaultyNetwork: @unchecked Sendable {
         }
     }
 
-    final class Sender: RaftMessageSender, @unchecked Sendable {
-        let from: UInt64
-        let network: FaultyNetwork
-        init(from: UInt64, network: FaultyNetwork) {
-            self.from = from
-            self.network = network
-        }
-        func send(_ messages: [Message]) { network.deliver(messages, from: from) }
-    }
 }
 
 /// Seeded fault runs of three real `RaftNode`s (stores, WALs, raft threads) over `FaultyNetwork`:
@@ -272,7 +263,7 @@ final class SimMember: @unchecked Sendable {
     func start(new: Bool = false) throws {
         let parts = try TestMember.open(dir: dir, id: id, new: new, requestTimeoutNanoseconds: 1_000_000_000)
         (env, store, node, wal) = (parts.env, parts.store, parts.node, parts.wal)
-        node.sender = FaultyNetwork.Sender(from: id, network: network)
+        node.sender = TestSender(from: id, network: network)
         network.register(id, node)
         node.start()
         running = true
