@@ -104,34 +104,14 @@ enum KVHasher {
     /// generation is the one the txn closed.
     static func keptRevision(_ newestFirst: [(rev: Revision, tombstone: Bool)], at atRev: Int64,
                              forCompaction: Bool) -> Revision? {
-        // Generation boundaries: tombstones. The oldest tombstone at or above atRev closes the
-        // chosen generation; without one, the chosen generation is the newest (open) one.
-        var start = 0  // index (newest first) where the chosen generation's newest entry is
-        var i = newestFirst.count - 1
-        var closingTombstone: Int?
-        while i >= 0 {
-            if newestFirst[i].tombstone && newestFirst[i].rev.main >= atRev {
-                closingTombstone = i
-                break
-            }
-            i -= 1
-        }
-        if let t = closingTombstone {
-            start = t
-        } else if let newestTombstone = newestFirst.firstIndex(where: { $0.tombstone }) {
-            // The open generation holds only what is newer than the newest tombstone.
-            guard newestTombstone > 0 else { return nil }
-            for j in 0..<newestTombstone where newestFirst[j].rev.main <= atRev { return newestFirst[j].rev }
-            return nil
-        }
-        var j = start
+        // Generation boundaries are tombstones. The oldest tombstone at or above atRev closes the
+        // chosen generation; without one, the chosen generation is the open one at the front.
+        let closing = newestFirst.lastIndex { $0.tombstone && $0.rev.main >= atRev }
+        var j = closing ?? 0
         while j < newestFirst.count {
             let e = newestFirst[j]
-            if j > start && e.tombstone { return nil }  // the older generation begins
-            if e.rev.main <= atRev {
-                if e.tombstone { return forCompaction ? e.rev : nil }
-                return e.rev
-            }
+            if e.tombstone && j != closing { return nil }  // another generation's end: none left here
+            if e.rev.main <= atRev { return e.tombstone ? (forCompaction ? e.rev : nil) : e.rev }
             j += 1
         }
         return nil
