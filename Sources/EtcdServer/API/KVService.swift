@@ -91,17 +91,13 @@ struct KVService {
         request.rangeEnd.isEmpty || request.countOnly ? .eventLoop(context.eventLoop) : .rangeReaders
     }
 
+    /// A read-only txn holds ranges only (`KVApplier.isReadOnly`: no nested txns).
     static func executor(for request: TxnRequest, _ context: GRPCCallContext) -> Executor {
-        func readsARange(_ t: TxnRequest) -> Bool {
-            (t.success + t.failure).contains { op in
-                switch op.request {
-                case .requestRange(let r)?: !r.rangeEnd.isEmpty && !r.countOnly
-                case .requestTxn(let nested)?: readsARange(nested)
-                default: false
-                }
-            }
+        let readsARange = (request.success + request.failure).contains { op in
+            if case .requestRange(let r)? = op.request { return !r.rangeEnd.isEmpty && !r.countOnly }
+            return false
         }
-        return readsARange(request) ? .rangeReaders : .eventLoop(context.eventLoop)
+        return readsARange ? .rangeReaders : .eventLoop(context.eventLoop)
     }
 
     /// Runs `read` where `executor` says once the server may serve the read (see
