@@ -31,20 +31,13 @@ UNIMPLEMENTED = {
     "Auth.RoleAdd": "auth not implemented yet",
     "Auth.RoleGet": "auth not implemented yet",
     "Auth.RoleList": "auth not implemented yet",
-    "Lock.Lock": "v3lock service not implemented yet",
-    "Lock.Unlock": "v3lock service not implemented yet",
-    "Election.Campaign": "v3election service not implemented yet",
-    "Election.Proclaim": "v3election service not implemented yet",
-    "Election.Leader": "v3election service not implemented yet",
-    "Election.Observe": "v3election service not implemented yet",
-    "Election.Resign": "v3election service not implemented yet",
 }
 
 # Of those, the ones that are safe to send to etcd too (read-only there, or refused without
 # effect on a store without auth): compared once swetcd implements them.
 SAFE_ON_ETCD = {
     "Maintenance.Hash", "Maintenance.Snapshot", "Auth.AuthStatus", "Auth.Authenticate", "Auth.UserGet",
-    "Auth.UserList", "Auth.RoleGet", "Auth.RoleList", "Election.Leader",
+    "Auth.UserList", "Auth.RoleGet", "Auth.RoleList",
 }
 
 # Deliberate differences: {"match": regex on the class name, "reason": why}.

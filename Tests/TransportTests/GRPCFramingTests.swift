@@ -1,3 +1,4 @@
+import Synchronization
 import NIOCore
 import NIOEmbedded
 import NIOTestUtils
@@ -327,5 +328,19 @@ private func framed(_ messages: [[UInt8]]) -> ByteBuffer {
         #expect(!state.isCancelled)
         await Task.detached { state.markCancelled() }.value
         #expect(state.isCancelled)
+    }
+
+    @Test func cancelHandlersRunOnceWhenTheCallEndsOrAtOnceWhenItHasEnded() {
+        let state = CallHandleState()
+        let runs = Mutex(0)
+        state.whenCancelled { runs.withLock { $0 += 1 } }
+        state.whenCancelled { runs.withLock { $0 += 10 } }
+        #expect(runs.withLock { $0 } == 0)
+        state.markCancelled()
+        #expect(runs.withLock { $0 } == 11)
+        state.markCancelled()
+        #expect(runs.withLock { $0 } == 11)
+        state.whenCancelled { runs.withLock { $0 += 100 } }
+        #expect(runs.withLock { $0 } == 111)
     }
 }

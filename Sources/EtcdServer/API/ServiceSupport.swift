@@ -58,3 +58,33 @@ enum ServiceSupport {
         })
     }
 }
+
+extension ServiceSupport {
+    /// Registers a unary method whose body is an async task (v3lock, v3election: a call may wait
+    /// for other clients). The body gets the call's cancellation; what it throws is sent as it
+    /// maps (`EtcdError.status`).
+    static func unaryTask<Request: ProtoMessage, Response: ProtoMessage>(
+        _ router: inout GRPCRouter, _ path: String, _ request: Request.Type, server: EtcdServerCore,
+        answer: GRPCAnswerSize = .bounded,
+        _ body: @escaping @Sendable (Request, CallCancellation) async throws(EtcdError) -> Response
+    ) {
+        router.register(path, .unary(answer: answer) { context, bytes, responder in
+            let decoded: Request
+            do {
+                decoded = try Request(serializedBytes: bytes)
+            } catch {
+                responder.fail(decodeFailure(error))
+                return
+            }
+            if let error = leaderCheck(context, server) { return responder.fail(error.status) }
+            let call = CallCancellation(isCancelled: { responder.isCancelled }, whenCancelled: { responder.whenCancelled($0) })
+            Task {
+                do throws(EtcdError) {
+                    responder.respond(try await body(decoded, call).serializedBytes())
+                } catch {
+                    responder.fail(error.status)
+                }
+            }
+        })
+    }
+}

@@ -220,6 +220,9 @@ public final class EtcdServer: @unchecked Sendable {
         ClusterMaintenanceService(server: core).register(&router)
         WatchService(server: core, hub: watchHub).register(&router)
         HealthService(server: core).register(&router)
+        let localClient = LocalClient(server: core, taps: watchHub.taps)
+        LockService(client: localClient).register(&router)
+        ElectionService(client: localClient).register(&router)
 
         let transport = TransportServer(
             group: group, router: router, http: HTTPEndpoints(server: core),

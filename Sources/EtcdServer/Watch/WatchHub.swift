@@ -69,6 +69,9 @@ final class WatchHub: @unchecked Sendable {
     private var thread: Thread?
     private let progressNotifyIntervalMilliseconds: Int
     private var lastProgressNotify = DispatchTime.now()
+    /// Server-internal listeners (v3lock, v3election), told of every published batch after the
+    /// watchers.
+    let taps = KeyTaps()
 
     init(store: MVCCStore, progressNotifyIntervalMilliseconds: Int, logger: Logger) {
         let meta = store.meta
@@ -130,6 +133,7 @@ final class WatchHub: @unchecked Sendable {
             s.compactedRevision = compactedRevision
         }
         signal()
+        taps.storeReplaced()
     }
 
     /// The session could not take more: the watcher falls back to catch-up from `revision`.
@@ -190,6 +194,7 @@ final class WatchHub: @unchecked Sendable {
             }
             s.publishedRevision = currentRevision
         }
+        taps.publish(changes)
     }
 
     /// One revision's changes to every synced watcher that wants any of them. Each change is

@@ -55,6 +55,10 @@ public protocol GRPCUnaryResponder: Sendable {
     func fail(_ status: GRPCStatus)
     /// True once the client cancelled, the deadline passed or the connection closed.
     var isCancelled: Bool { get }
+    /// Runs `handler` once the call is over for the transport (cancelled, deadline passed,
+    /// stream or connection closed; also after an answer was sent), at once if it is already;
+    /// on whichever thread ends it, so it must only hand the news on.
+    func whenCancelled(_ handler: @escaping @Sendable () -> Void)
 }
 
 /// The server's half of a streaming call. Thread-safe: every method may be called from any thread

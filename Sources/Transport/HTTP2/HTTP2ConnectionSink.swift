@@ -123,6 +123,10 @@ struct HTTP2CallHandle: GRPCUnaryResponder, GRPCServerStream {
         let id = streamID
         return sink.query({ $0?.isCancelled(id) ?? true }, default: state.isCancelled)
     }
+
+    func whenCancelled(_ handler: @escaping @Sendable () -> Void) {
+        state.whenCancelled(handler)
+    }
 }
 
 /// Completion and cancellation flags and a pending-bytes counter shared by copies of one call
@@ -133,6 +137,7 @@ final class CallHandleState: @unchecked Sendable {
     private var completed = false
     private var cancelled = false
     private var pendingBytes = 0
+    private var cancelHandlers: [@Sendable () -> Void] = []
 
     /// True the first time only.
     func complete() -> Bool {
@@ -154,7 +159,25 @@ final class CallHandleState: @unchecked Sendable {
 
     /// The call is over for the transport (cancelled, deadline passed, stream or connection
     /// closed); set by the handler on the event loop.
-    func markCancelled() { lock.withLock { cancelled = true } }
+    func markCancelled() {
+        let handlers: [@Sendable () -> Void] = lock.withLock {
+            if cancelled { return [] }
+            cancelled = true
+            defer { cancelHandlers = [] }
+            return cancelHandlers
+        }
+        for handler in handlers { handler() }
+    }
+
+    /// Runs `handler` once the call is over (at once if it is already), on the thread that ends it.
+    func whenCancelled(_ handler: @escaping @Sendable () -> Void) {
+        let now: Bool = lock.withLock {
+            if cancelled { return true }
+            cancelHandlers.append(handler)
+            return false
+        }
+        if now { handler() }
+    }
 
     var isCancelled: Bool { lock.withLock { cancelled } }
 }
