@@ -28,7 +28,7 @@ E2E_KV='^(TestCtlV3Lease.*|TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|
 # it with `../shared/tools/etcd-reference/e2e35.sh .build/release/swetcd TestAuthority`.
 # TestHTTPHealthHandler passes most runs; its network-partition case races the test's proxy
 # (the first health check may go out before the blackhole takes), so it is not run here.
-E2E35='^(TestCtlV3Alarm|TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|TestCtlV3Get|TestCtlV3GetNoTLS|TestCtlV3GetRev|TestCtlV3Del|TestCtlV3Watch|TestCtlV3TxnInteractiveSuccess|TestCtlV3LeaseKeepAlive|TestCtlV3Version|TestDeleteEventDrop_Issue18089|TestEtcdTLSVersion|TestBootstrapDefragFlag|TestConnectionRejectMessage|TestWatchDelayForPeriodicProgressNotification|TestWatchDelayForManualProgressNotification|TestWatchDelayForEvent|TestVerifyHashKVAfterCompact|TestServerJsonLogging|TestCtlV3EndpointHealth|TestCtlV3EndpointStatus|TestCtlV3EndpointHashKV|TestCtlV3GetQuorum|TestCtlV3MoveLeaderScenarios|TestCtlV3MemberList.*|TestEtcdMultiPeer|TestEtcdUnixPeers|TestEtcdPeerCNAuth|TestEtcdPeerMultiCNAuth|TestEtcdPeerNameAuth|TestEtcdListenMetricsURLsWithMissingClientTLSInfo|TestClusterVersion|TestInPlaceRecovery|TestFailoverOnDefrag|TestLeaseRevoke_IgnoreOldLeader|TestLeaseRevoke_ClientSwitchToOtherMember)$'
+E2E35='^(TestCtlV3Alarm|TestCtlV3Put|TestCtlV3PutNoTLS|TestCtlV3PutClientTLS|TestCtlV3Get|TestCtlV3GetNoTLS|TestCtlV3GetRev|TestCtlV3Del|TestCtlV3Watch|TestCtlV3TxnInteractiveSuccess|TestCtlV3LeaseKeepAlive|TestCtlV3Version|TestDeleteEventDrop_Issue18089|TestEtcdTLSVersion|TestBootstrapDefragFlag|TestConnectionRejectMessage|TestWatchDelayForPeriodicProgressNotification|TestWatchDelayForManualProgressNotification|TestWatchDelayForEvent|TestVerifyHashKVAfterCompact|TestServerJsonLogging|TestCtlV3EndpointHealth|TestCtlV3EndpointStatus|TestCtlV3EndpointHashKV|TestCtlV3GetQuorum|TestCtlV3MoveLeaderScenarios|TestCtlV3MemberList.*|TestEtcdMultiPeer|TestEtcdUnixPeers|TestEtcdPeerCNAuth|TestEtcdPeerMultiCNAuth|TestEtcdPeerNameAuth|TestEtcdListenMetricsURLsWithMissingClientTLSInfo|TestClusterVersion|TestInPlaceRecovery|TestFailoverOnDefrag|TestLeaseRevoke_IgnoreOldLeader|TestLeaseRevoke_ClientSwitchToOtherMember|TestV3MetricsSecure|TestV3MetricsInsecure)$'
 
 step "test dependencies"
 # What the tests use besides the build: protoc (codec cross-check), pytest + grpcio + grpcio-tools
@@ -47,6 +47,8 @@ $PY -c 'import pyfuse3' 2>/dev/null || need+=(python3-pyfuse3)
 command -v fusermount3 >/dev/null || need+=(fuse3)
 # the corruption-check test corrupts a member's LMDB file in place
 $PY -c 'import lmdb' 2>/dev/null || need+=(python3-lmdb)
+# the metrics test reads /metrics with Prometheus' own text parser
+$PY -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

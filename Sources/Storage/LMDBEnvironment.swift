@@ -56,6 +56,13 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// Growth stops here; then writes fail with `LMDBError.mapFull`.
     public let mapSizeBytesMax: Int
     public let maxReaders: Int
+    /// Told how long each successful `mdb_txn_commit` took, in seconds (metrics). Set once,
+    /// before the first write; called on the writing thread.
+    private let commitObserver = Mutex<(@Sendable (Double) -> Void)?>(nil)
+
+    public func observeCommits(_ observer: @escaping @Sendable (Double) -> Void) {
+        commitObserver.withLock { $0 = observer }
+    }
 
     /// Proactive growth when used bytes exceed this fraction (numerator / denominator) of the map.
     static let growthThresholdNumerator = 3
@@ -267,7 +274,12 @@ public final class LMDBEnvironment: @unchecked Sendable {
                 try grow()
                 continue
             }
+            let commitStart = ContinuousClock.now
             rc = mdb_txn_commit(pointer)  // frees the handle, success or not
+            if rc == MDB_SUCCESS, let observer = commitObserver.withLock({ $0 }) {
+                let elapsed = ContinuousClock.now - commitStart
+                observer(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
             if rc == MDB_MAP_FULL {
                 try grow()
                 continue

@@ -3,7 +3,8 @@ import Foundation
 import Transport
 
 /// The plain HTTP endpoints etcd 3.5 serves on its client port and on `--listen-metrics-urls`:
-/// `/health`, `/livez`, `/readyz` (and their per-check subpaths), `/version`. Anything else is
+/// `/health`, `/livez`, `/readyz` (and their per-check subpaths), `/version`, `/metrics`
+/// (Prometheus text, `ServerMetrics`). Anything else is
 /// 404, as in etcd. Every answer comes from real state (`HealthChecks`), never a constant.
 struct HTTPEndpoints: HTTPRequestHandler {
     let server: EtcdServerCore
@@ -22,6 +23,11 @@ struct HTTPEndpoints: HTTPRequestHandler {
             }
         case "/version":
             respond(.json(200, Self.versionJSON(server)))
+        case "/metrics":
+            guard request.method == "GET" else { return respond(Self.methodNotAllowed) }
+            var response = HTTPResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: server.metricsText())
+            response.headers.append(("x-content-type-options", "nosniff"))
+            respond(response)
         default:
             guard let (registry, only) = HealthChecks.Registry.route(request.path) else {
                 return respond(.text(404, "404 page not found\n"))

@@ -75,6 +75,8 @@ final class RaftNode: @unchecked Sendable {
     var sender: (any RaftMessageSender)?
     /// Receives each applied batch's changes. Set before `start()`.
     var watchHub: WatchHub?
+    /// Counters and histograms this thread feeds (set once before `start`).
+    var metrics: ServerMetrics?
     /// The leader's lease expiry round. Set before `start()`; raft thread only afterwards.
     var timer: (any RaftLoopTimer)?
     /// Called on the raft thread after a batch that changed the membership was applied.
@@ -195,6 +197,8 @@ final class RaftNode: @unchecked Sendable {
     var state: PublishedState { published.withLock { $0 } }
     /// True while applying to the backend fails: writes are refused.
     var isStalled: Bool { stalledFlag.load(ordering: .acquiring) }
+    /// Proposals waiting for a leader or in the log and not yet applied.
+    var pendingProposals: Int { outstandingAtomic.load(ordering: .relaxed) }
     var stalledAttempts: Int { stallAttempts.load(ordering: .relaxed) }
 
     // MARK: inputs (any thread)
@@ -411,11 +415,19 @@ final class RaftNode: @unchecked Sendable {
                 if !normal.isEmpty { try rawNode.propose(normal) }
             } catch {
                 for (p, _) in batch {
-                    if waiters.removeValue(forKey: p.id) != nil { p.completion(.failure(Self.etcdError(error))) }
+                    if waiters.removeValue(forKey: p.id) != nil {
+                        metrics?.proposalsFailed.increment()
+                        p.completion(.failure(Self.etcdError(error)))
+                    }
                 }
             }
         }
         heldProposals.removeAll(keepingCapacity: true)
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     private static func etcdError(_ error: RaftError) -> EtcdError {
@@ -437,13 +449,17 @@ final class RaftNode: @unchecked Sendable {
             return electedAt > started ? .timeoutDueToLeaderFail : .timeout
         }
         if !heldProposals.isEmpty && heldProposals.contains(where: { $0.deadline <= now }) {
-            for (p, d) in heldProposals where d <= now { p.completion(.failure(error(d))) }
+            for (p, d) in heldProposals where d <= now {
+                metrics?.proposalsFailed.increment()
+                p.completion(.failure(error(d)))
+            }
             heldProposals.removeAll { $0.deadline <= now }
         }
         if !waiters.isEmpty {
             let late = waiters.filter { $0.value.deadline <= now }
             for (id, w) in late {
                 waiters[id] = nil
+                metrics?.proposalsFailed.increment()
                 w.proposal.completion(.failure(error(w.deadline)))
             }
         }
@@ -548,6 +564,8 @@ final class RaftNode: @unchecked Sendable {
         let wasLeader = isLeader
         isLeader = soft.role == .leader
         if newLeader != leader {
+            // etcd counts a change to a (different) leader, not the loss of one.
+            if newLeader != 0 { metrics?.leaderChanges.increment() }
             logger.info(newLeader == 0 ? "raft.node: lost leader" : "raft.node: elected leader", metadata: [
                 "local-member-id": "\(hex(configuration.memberID))", "leader-member-id": "\(hex(newLeader))", "term": "\(rawNode.term)",
             ])
@@ -572,7 +590,11 @@ final class RaftNode: @unchecked Sendable {
         if !rd.entries.isEmpty || rd.hardState != nil {
             do {
                 try wal.append(entries: rd.entries, hardState: rd.hardState)
-                if rd.mustSync && configuration.fsync { try wal.sync() }
+                if rd.mustSync && configuration.fsync {
+                    let start = ContinuousClock.now
+                    try wal.sync()
+                    metrics?.walFsync.record(Self.seconds(since: start))
+                }
             } catch {
                 // etcd treats a failed WAL write as fatal: nothing in this Ready was acknowledged,
                 // and going on could acknowledge what the log does not hold.
@@ -663,6 +685,7 @@ final class RaftNode: @unchecked Sendable {
         // client that watches and then writes sees its own write's event before the response).
         let meta = store.meta
         watchHub?.publish(outcome.changes, currentRevision: meta.currentRevision, compactedRevision: meta.compactedRevision)
+        metrics?.applied(outcome.results, changes: outcome.changes)
         if becameLeading { onLeading?() }
         if leasesTouched {
             applier.leases.lessor.published(decoded.lazy.map { $0.request ?? InternalRaftRequest() }, results: outcome.results)
@@ -793,6 +816,7 @@ final class RaftNode: @unchecked Sendable {
             applier.leases.lessor.restore(leases)
             let meta = store.meta
             watchHub?.restore(currentRevision: meta.currentRevision, compactedRevision: meta.compactedRevision)
+            metrics?.liveKeys.reset()
             precondition(meta.appliedIndex == index, "the snapshot's backend is at index \(meta.appliedIndex), its message says \(index)")
             try wal.saveSnapshotMarker(index: index, term: snapshot.metadata.term)
             if configuration.fsync { try wal.sync() }

@@ -157,8 +157,11 @@ public final class EtcdServer: @unchecked Sendable {
         // Leases come back with their TTLs; a member that becomes leader restarts every lease's
         // full TTL plus an election timeout from then (etcd's lessor promotion).
         lessor.recover(try store.read { try leaseStore.records(in: $0.backend) })
+        let metrics = ServerMetrics(serverVersion: EtcdVersion.server, memberID: identity.memberID)
+        raft.metrics = metrics
+        store.environment.observeCommits { metrics.backendCommit.record($0) }
         let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms,
-                                  lessor: lessor, membership: membership, leaseStore: leaseStore, logger: logger)
+                                  lessor: lessor, membership: membership, leaseStore: leaseStore, metrics: metrics, logger: logger)
         self.core = core
         raft.timer = LeaseExpiry(lessor: lessor, logger: logger) { request, completion in core.propose(request, completion: completion) }
         let announcer = self.announcer
@@ -215,6 +218,7 @@ public final class EtcdServer: @unchecked Sendable {
         }
 
         var router = GRPCRouter()
+        router.metrics = core.metrics.grpc
         KVService(server: core).register(&router)
         LeaseService(server: core, store: leaseStore).register(&router)
         ClusterMaintenanceService(server: core).register(&router)

@@ -26,13 +26,15 @@ final class EtcdServerCore: Sendable {
     let logger: Logger
     /// Free space where the data directory lives; writes stop (NOSPACE) before the disk is full.
     let disk: DiskSpace
+    let metrics: ServerMetrics
     /// etcd's `idutil.Generator`: the member ID's low 16 bits, then 48 bits that start at the
     /// start-up time in milliseconds (low 40 bits) shifted past an 8-bit counter.
     private let idPrefix: UInt64
     private let idSuffix: Atomic<UInt64>
 
     init(config: ServerConfig, identity: ServerIdentity, store: MVCCStore, raft: RaftNode, alarms: AlarmStore,
-         lessor: Lessor, membership: MembershipStore, leaseStore: LeaseStore, logger: Logger) {
+         lessor: Lessor, membership: MembershipStore, leaseStore: LeaseStore, metrics: ServerMetrics, logger: Logger) {
+        self.metrics = metrics
         self.membership = membership
         self.leaseStore = leaseStore
         self.alarms = alarms
@@ -84,6 +86,7 @@ final class EtcdServerCore: Sendable {
         } catch {
             return .failure(error)
         }
+        metrics.servedRange()
         return read { view in
             var response = try KVApplier.range(request, on: view)
             response.header = header(revision: response.header?.revision ?? view.currentRevision)
@@ -92,11 +95,13 @@ final class EtcdServerCore: Sendable {
     }
 
     func readOnlyTxn(_ request: TxnRequest) -> Result<TxnResponse, EtcdError> {
-        read { view in
+        let result = read { view in
             var response = try KVApplier.readOnlyTxn(request, on: view)
             response.header = header(revision: view.currentRevision)
             return response
         }
+        if case .success(let response) = result { metrics.served(response) }
+        return result
     }
 
     private func read<R>(_ body: (MVCCReadView) throws -> R) -> Result<R, EtcdError> {
@@ -351,6 +356,25 @@ final class EtcdServerCore: Sendable {
             case .success(.failed(let text)): done(.failure(.other(text)))
             }
         }
+    }
+
+    /// The Prometheus text of `/metrics`, gauges read from the server as it is now.
+    func metricsText() -> [UInt8] {
+        let state = raft.state
+        let sizes = try? store.environment.sizes
+        let store = self.store
+        let liveKeys = metrics.liveKeys.value {
+            try? store.read { view in
+                let all = try KVApplier.range(RangeRequest(key: [0], rangeEnd: [0], countOnly: true), on: view)
+                return (Int(all.count), view.currentRevision)
+            }
+        }
+        return metrics.render(ServerMetrics.State(
+            hasLeader: raft.hasLeader, isLeader: raft.leaderID == identity.memberID,
+            committedIndex: state.commitIndex, appliedIndex: state.appliedIndex,
+            pendingProposals: raft.pendingProposals,
+            dbFileBytes: sizes.map { $0.fileBytes }, dbUsedBytes: sizes.map { $0.usedBytes },
+            clusterVersion: membership.current.clusterVersion, liveKeys: liveKeys))
     }
 
     func status() -> StatusResponse {

@@ -126,11 +126,21 @@ public enum GRPCMethodHandler: Sendable {
     }
 }
 
+/// Told of every gRPC call the router dispatches (go-grpc-prometheus's server metrics): once when
+/// it starts, once when it ends with its status (a call the client cancelled or whose connection
+/// closed ends as CANCELLED). Called on the connection's event loop; must be quick.
+public protocol GRPCCallMetrics: Sendable {
+    func started(path: String, kind: GRPCMethodKind)
+    func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode)
+}
+
 /// Maps `/package.Service/Method` paths to handlers. Built before the server starts; immutable
 /// afterwards, so it is read from every event loop without locking.
 public struct GRPCRouter: Sendable {
     private var methods: [String: GRPCMethodHandler] = [:]
     private var services: Set<String> = []
+    /// Call counting, if the server keeps metrics.
+    public var metrics: (any GRPCCallMetrics)?
 
     public init() {}
 

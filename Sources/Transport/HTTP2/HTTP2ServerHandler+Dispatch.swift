@@ -19,6 +19,7 @@ extension HTTP2ServerHandler {
         for id in backlog.callsToDispatch() { pendingWork.append((id, .dispatch)) }
         stream.handleState?.markCancelled()
         stream.deadlineTask?.cancel()
+        countHandled(stream, .cancelled)
         if !stream.finished && !stream.cancelled {
             stream.cancelled = true
             if let observer = stream.observer {
@@ -100,6 +101,10 @@ extension HTTP2ServerHandler {
                 peer: configuration.peer, eventLoop: context.eventLoop)
             let handle = HTTP2CallHandle(sink: sink, streamID: stream.id)
             stream.handleState = handle.state
+            if let metrics = configuration.router.metrics {
+                metrics.started(path: stream.path, kind: handler.kind)
+                stream.metricsKind = handler.kind
+            }
             if let deadline {
                 let id = stream.id
                 stream.deadlineTask = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
@@ -130,6 +135,14 @@ extension HTTP2ServerHandler {
         case .pending, .rejected:
             break
         }
+    }
+
+    /// Counts the end of a dispatched gRPC call once (the first end wins: a finished call whose
+    /// stream then closes was counted with its status).
+    func countHandled(_ stream: HTTP2StreamState, _ code: GRPCStatusCode) {
+        guard let kind = stream.metricsKind else { return }
+        stream.metricsKind = nil
+        configuration.router.metrics?.handled(path: stream.path, kind: kind, code: code)
     }
 
     func deadlinePassed(_ streamID: Int32) {

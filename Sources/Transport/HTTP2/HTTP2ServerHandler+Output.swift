@@ -126,6 +126,7 @@ extension HTTP2ServerHandler {
         guard !stream.finished else { return }
         stream.finished = true
         stream.deadlineTask?.cancel()
+        countHandled(stream, status.code)
         var trailers: [(String, String)] = [("grpc-status", String(status.code.rawValue))]
         if !status.message.isEmpty {
             trailers.append(("grpc-message", GRPCStatus.percentEncode(status.message)))

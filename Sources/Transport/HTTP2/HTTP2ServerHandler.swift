@@ -254,6 +254,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
         for stream in open {
             stream.handleState?.markCancelled()
             stream.deadlineTask?.cancel()
+            countHandled(stream, .cancelled)
             if !stream.finished && !stream.cancelled {
                 stream.cancelled = true
                 if let o = stream.observer { observers.append(o) }

@@ -52,6 +52,8 @@ final class HTTP2StreamState {
     var observer: (any GRPCStreamObserver)?
     /// Shared with the call's handle (set when the call is dispatched).
     var handleState: CallHandleState?
+    /// Set when a gRPC call was dispatched and its end not yet counted (`GRPCCallMetrics`).
+    var metricsKind: GRPCMethodKind?
     var deadlineTask: Scheduled<Void>?
 
     // Outbound

@@ -1,0 +1,73 @@
+"""/metrics in Prometheus text, read with Prometheus' own Python parser, on the client URL and on
+--listen-metrics-urls: etcd's metric names, types and labels, and values that follow what clients
+did (the counts etcd's TestV3Metrics* check, gRPC calls by method and code, has_leader, sizes)."""
+import urllib.request
+
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import grpc_stubs
+from conftest import free_port
+
+
+def scrape(url):
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    samples = {}
+    types = {}
+    for family in text_string_to_metric_families(text):
+        types[family.name] = family.type
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples, types
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def test_metrics_follow_what_clients_did(swetcd):
+    metrics_port = free_port()
+    server = swetcd(extra=["--listen-metrics-urls", f"http://127.0.0.1:{metrics_port}"])
+    server.ctl("put", "k", "v")
+    for i in range(1, 4):
+        server.ctl("put", str(i), "v")
+        server.ctl("del", str(i))
+    server.ctl("get", "k")
+    server.ctl("txn", input=b"\nput t1 a\nput t2 b\n\n\n")
+    server.ctl("lock", "mutex", "--", "true")
+    rpc, rpc_grpc = grpc_stubs.load()
+    kv = rpc_grpc.KVStub(grpc.insecure_channel(server.endpoint.replace("http://", "")))
+    with pytest.raises(grpc.RpcError):
+        kv.Range(rpc.RangeRequest(key=b""), timeout=10)
+
+    for url in (server.endpoint, f"http://127.0.0.1:{metrics_port}"):
+        samples, types = scrape(url)
+        # etcd's TestV3Metrics* lines, after the same puts and deletes.
+        assert value(samples, "etcd_server_version", server_version="3.5.16") == 1
+        assert value(samples, "etcd_cluster_version", cluster_version="3.5") == 1
+        assert value(samples, "etcd_debugging_mvcc_keys_total") == 3  # k, t1, t2 (the lock key is gone)
+        # puts: k, 1, 2, 3, t1, t2 and the lock's key; deletes: 1, 2, 3 and the unlock.
+        assert value(samples, "etcd_mvcc_put_total") == 7
+        assert value(samples, "etcd_mvcc_delete_total") == 4
+        assert value(samples, "etcd_mvcc_txn_total") >= 2  # the txn above and the lock's acquire
+        assert types["etcd_mvcc_put"] == "counter"  # the parser names a counter family without _total
+        assert value(samples, "etcd_server_has_leader") == 1
+        assert value(samples, "etcd_server_is_leader") == 1
+        assert value(samples, "etcd_server_leader_changes_seen_total") == 1
+        assert value(samples, "etcd_server_proposals_applied_total") >= 10
+        assert value(samples, "etcd_server_proposals_pending") == 0
+        assert value(samples, "etcd_mvcc_db_total_size_in_bytes") >= value(samples, "etcd_mvcc_db_total_size_in_use_in_bytes") > 0
+        assert types["etcd_disk_wal_fsync_duration_seconds"] == "histogram"
+        assert value(samples, "etcd_disk_wal_fsync_duration_seconds_count") > 0
+        assert value(samples, "etcd_disk_backend_commit_duration_seconds_count") > 0
+        unary = dict(grpc_service="etcdserverpb.KV", grpc_type="unary")
+        assert value(samples, "grpc_server_started_total", grpc_method="Put", **unary) == 4
+        assert value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_method="Put", **unary) == 4
+        assert value(samples, "grpc_server_handled_total", grpc_code="InvalidArgument", grpc_method="Range", **unary) == 1
+        assert value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_method="Range", **unary) >= 1
+        assert value(samples, "process_resident_memory_bytes") > 1 << 20
+        assert value(samples, "process_open_fds") > 0
