@@ -65,7 +65,7 @@ public struct MVCCMeta: Equatable, Sendable {
         appliedTerm = RevisionKey.read(raw, at: 24)
     }
 
-    static func load(_ txn: LMDBTransaction, _ tables: MVCCTables) throws -> MVCCMeta {
+    public static func load(_ txn: LMDBTransaction, _ tables: MVCCTables) throws -> MVCCMeta {
         let value = try txn.withValue(tables.meta, key) { raw in try MVCCMeta(decoding: raw) }
         return value ?? MVCCMeta()
     }

@@ -140,7 +140,9 @@ def normalize(method, resp, ident):
     if method == "Maintenance.Alarm":
         body["alarms"] = sorted(body["alarms"], key=repr)
     if method == "Maintenance.Hash":
-        body.pop("hash", None)       # a hash of the backend file: differs by design
+        # A hash of the whole backend: etcd's covers bbolt's buckets, swetcd's its LMDB tables
+        # (deliberately different numbers; equal across swetcd members, see the README).
+        body.pop("hash", None)
     if method == "Maintenance.Snapshot":
         return {"chunks": len(resp) if isinstance(resp, list) else 1}
     return body

@@ -2,7 +2,7 @@ import EtcdProto
 import Transport
 
 /// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment,
-/// HashKV, MoveLeader); the other methods answer UNIMPLEMENTED through the router until they exist.
+/// Hash, HashKV, MoveLeader); the other methods answer UNIMPLEMENTED through the router until they exist.
 struct ClusterMaintenanceService {
     let server: EtcdServerCore
 
@@ -38,6 +38,11 @@ struct ClusterMaintenanceService {
             server.defragment { result in
                 // etcd answers an empty DefragmentResponse (no header).
                 done(result.map { DefragmentResponse() })
+            }
+        }
+        ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Hash", HashRequest.self, answer: .bounded) { (_, _, done: @escaping @Sendable (Result<HashResponse, EtcdError>) -> Void) in
+            server.hashBackend { result in
+                done(result.map { HashResponse(header: server.header(revision: $0.revision), hash: $0.hash) })
             }
         }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/HashKV", HashKVRequest.self, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<HashKVResponse, EtcdError>) -> Void) in

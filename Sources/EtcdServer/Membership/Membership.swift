@@ -23,6 +23,24 @@ struct Membership: Equatable, Sendable, Codable {
     var confState: ConfState {
         ConfState(voters: voterIDs, learners: sortedMembers.filter(\.isLearner).map(\.id))
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case members, removed, clusterVersion
+    }
+
+    /// The synthesized layout (members as [id, record, id, record, ...], removed as a list), in
+    /// ID order: every member writes the same bytes for the same membership (a dictionary's and a
+    /// set's own order differ from process to process), so backends and their hash agree.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var list = c.nestedUnkeyedContainer(forKey: .members)
+        for (id, record) in members.sorted(by: { $0.key < $1.key }) {
+            try list.encode(id)
+            try list.encode(record)
+        }
+        try c.encode(removed.sorted(), forKey: .removed)
+        try c.encodeIfPresent(clusterVersion, forKey: .clusterVersion)
+    }
 }
 
 /// The membership persisted beside the data (meta key `membership`, written in the apply
@@ -50,12 +68,17 @@ final class MembershipStore: Sendable {
     }
 
     static func save(_ membership: Membership, _ txn: MVCCWriteTxn) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        try txn.putMeta(metaKey, Array(try encoder.encode(membership)))
+        try txn.putMeta(metaKey, try encode(membership))
     }
 
-    private static func decode(_ bytes: [UInt8]?) throws -> Membership {
+    /// The stored form (deterministic: see `Membership.encode(to:)`).
+    static func encode(_ membership: Membership) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Array(try encoder.encode(membership))
+    }
+
+    static func decode(_ bytes: [UInt8]?) throws -> Membership {
         guard let bytes else { return Membership() }
         return try JSONDecoder().decode(Membership.self, from: Data(bytes))
     }

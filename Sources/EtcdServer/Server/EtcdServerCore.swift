@@ -201,6 +201,19 @@ final class EtcdServerCore: Sendable {
     var isDefragmenting: Bool { defragmentingFlag.load(ordering: .acquiring) }
     private let defragmentingFlag = Atomic<Bool>(false)
 
+    /// Maintenance.Hash (see `BackendHash`): a read of every table, on the maintenance queue.
+    func hashBackend(_ done: @escaping @Sendable (Result<(hash: UInt32, revision: Int64), EtcdError>) -> Void) {
+        let store = self.store
+        let attachments = leaseStore.attachments
+        Self.maintenanceQueue.async {
+            do {
+                done(.success(try BackendHash.compute(store: store, leaseAttachments: attachments)))
+            } catch {
+                done(.failure(.other("\(error)")))
+            }
+        }
+    }
+
     /// etcd's HashKV (see `KVHash`): a read of the whole history, so it runs on the maintenance
     /// queue in one read transaction; writes go on meanwhile. `done` is called on that queue.
     func hashKV(revision: Int64, _ done: @escaping @Sendable (Result<KVHash, EtcdError>) -> Void) {
