@@ -1,48 +1,41 @@
 import Prometheus
-import Synchronization
 import Transport
 
 /// go-grpc-prometheus's server counters, as etcd registers them: `grpc_server_started_total` and
 /// `grpc_server_handled_total` by service, method and call type (and code, in Go's names).
-/// Counters are made once per method (and code) and kept, so counting a call takes one lock and
-/// one dictionary lookup.
+/// As go-grpc-prometheus's `Register` does, every registered method's series exist from the
+/// start (handled: one per code), so the table is built once and counting a call is a dictionary
+/// read and an atomic add, with no lock.
 final class GRPCServerMetrics: GRPCCallMetrics {
-    private let registry: PrometheusCollectorRegistry
-    private let started = Mutex<[String: Counter]>([:])
-    private let handled = Mutex<[HandledKey: Counter]>([:])
-
-    private struct HandledKey: Hashable {
-        var path: String
-        var code: GRPCStatusCode
+    private struct Method {
+        let started: Counter
+        /// Indexed by `GRPCStatusCode.rawValue`.
+        let handled: [Counter]
     }
 
-    init(registry: PrometheusCollectorRegistry) {
-        self.registry = registry
+    private let methods: [String: Method]
+
+    init(registry: PrometheusCollectorRegistry, methods registered: [(path: String, kind: GRPCMethodKind)]) {
+        var methods: [String: Method] = [:]
+        for (path, kind) in registered {
+            let labels = Self.labels(path, kind)
+            let started = registry.makeCounter(name: "grpc_server_started_total", labels: labels,
+                                               help: "Total number of RPCs started on the server.")
+            let handled = GRPCStatusCode.allCases.sorted { $0.rawValue < $1.rawValue }.map { code in
+                registry.makeCounter(name: "grpc_server_handled_total", labels: [("grpc_code", Self.goName(code))] + labels,
+                                     help: "Total number of RPCs completed on the server, regardless of success or failure.")
+            }
+            methods[path] = Method(started: started, handled: handled)
+        }
+        self.methods = methods
     }
 
     func started(path: String, kind: GRPCMethodKind) {
-        let counter = started.withLock { cache in
-            if let c = cache[path] { return c }
-            let c = registry.makeCounter(
-                name: "grpc_server_started_total", labels: Self.labels(path, kind),
-                help: "Total number of RPCs started on the server.")
-            cache[path] = c
-            return c
-        }
-        counter.increment()
+        methods[path]?.started.increment()
     }
 
     func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode) {
-        let key = HandledKey(path: path, code: code)
-        let counter = handled.withLock { cache in
-            if let c = cache[key] { return c }
-            let c = registry.makeCounter(
-                name: "grpc_server_handled_total", labels: [("grpc_code", Self.goName(code))] + Self.labels(path, kind),
-                help: "Total number of RPCs completed on the server, regardless of success or failure.")
-            cache[key] = c
-            return c
-        }
-        counter.increment()
+        methods[path]?.handled[code.rawValue].increment()
     }
 
     /// `grpc_method`, `grpc_service`, `grpc_type` of a `/package.Service/Method` path.

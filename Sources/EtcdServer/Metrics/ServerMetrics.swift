@@ -1,6 +1,7 @@
 import EtcdProto
 import MVCC
 import Prometheus
+import Transport
 
 /// etcd's Prometheus metrics for what swetcd has, with etcd's names, labels and units, in one
 /// registry (swift-prometheus) rendered at `/metrics`.
@@ -10,7 +11,6 @@ import Prometheus
 /// indexes, sizes, versions, process) are set from that state at each scrape (`render`).
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    let grpc: GRPCServerMetrics
     let liveKeys = LiveKeyCount()
 
     // etcd_mvcc_*: operations applied (writes) or served (reads) by this member.
@@ -39,7 +39,6 @@ final class ServerMetrics: Sendable {
 
     init(serverVersion: String, memberID: UInt64) {
         let r = registry
-        grpc = GRPCServerMetrics(registry: r)
         puts = r.makeCounter(name: "etcd_mvcc_put_total", help: "Total number of puts seen by this member.")
         deletes = r.makeCounter(name: "etcd_mvcc_delete_total", help: "Total number of deletes seen by this member.")
         ranges = r.makeCounter(name: "etcd_mvcc_range_total", help: "Total number of ranges seen by this member.")
@@ -67,6 +66,11 @@ final class ServerMetrics: Sendable {
             r.makeGauge(name: "process_open_fds", help: "Number of open file descriptors."),
             r.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors."),
             r.makeGauge(name: "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds."))
+    }
+
+    /// The gRPC call counters for the methods of `router` (made once its services are registered).
+    func grpcMetrics(for router: GRPCRouter) -> GRPCServerMetrics {
+        GRPCServerMetrics(registry: registry, methods: router.registeredMethods)
     }
 
     // MARK: counting (any thread)

@@ -218,7 +218,6 @@ public final class EtcdServer: @unchecked Sendable {
         }
 
         var router = GRPCRouter()
-        router.metrics = core.metrics.grpc
         KVService(server: core).register(&router)
         LeaseService(server: core, store: leaseStore).register(&router)
         ClusterMaintenanceService(server: core).register(&router)
@@ -227,6 +226,7 @@ public final class EtcdServer: @unchecked Sendable {
         let localClient = LocalClient(server: core, taps: watchHub.taps)
         LockService(client: localClient).register(&router)
         ElectionService(client: localClient).register(&router)
+        router.metrics = core.metrics.grpcMetrics(for: router)
 
         let transport = TransportServer(
             group: group, router: router, http: HTTPEndpoints(server: core),

@@ -151,6 +151,11 @@ public struct GRPCRouter: Sendable {
 
     public func handler(for path: String) -> GRPCMethodHandler? { methods[path] }
 
+    /// Every registered method's path and kind, in path order.
+    public var registeredMethods: [(path: String, kind: GRPCMethodKind)] {
+        methods.map { ($0.key, $0.value.kind) }.sorted { $0.path < $1.path }
+    }
+
     /// grpc-go's UNIMPLEMENTED messages for an unknown service or method.
     public func unimplementedStatus(for path: String) -> GRPCStatus {
         guard let (service, method) = Self.split(path) else {
