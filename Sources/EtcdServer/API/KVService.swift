@@ -6,7 +6,7 @@ import NIOCore
 import Synchronization
 import Transport
 
-/// `etcdserverpb.KV`: Range and read-only Txn are served from an LMDB snapshot (a linearizable
+/// `etcdserverpb.KV`: Range, RangeStream (`RangeStreamCall`) and read-only Txn are served from an LMDB snapshot (a linearizable
 /// one once a ReadIndex round says this member is up to date): a single-key read on the calling
 /// event loop, a read over a key range on `rangeReaders` (it may be megabytes to read and
 /// encode, and the event loop also carries the connection's other streams, watches above all);
@@ -23,6 +23,13 @@ struct KVService {
                 done(server.range(request))
             }
         }
+        router.register("/etcdserverpb.KV/RangeStream", .streaming(kind: .serverStreaming) { context, stream in
+            if let error = ServiceSupport.leaderCheck(context, server) {
+                stream.finish(error.status)
+                return ClosedStreamObserver()
+            }
+            return RangeStreamCall(stream: stream, server: server)
+        })
         ServiceSupport.unary(&router, "/etcdserverpb.KV/Put", PutRequest.self, server: server, answer: .bounded) { (request, _, done: @escaping Done<PutResponse>) in
             if let error = Self.validate({ try RequestValidation.check(request) }) { return done(.failure(error)) }
             var raftRequest = InternalRaftRequest()
