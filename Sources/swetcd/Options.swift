@@ -349,7 +349,7 @@ enum Flags {
                              ("experimental-distributed-tracing-sampling-rate", "Number of samples to collect per million spans for OpenTelemetry Tracing.")] {
             p.add(name, .value, help + " (unused without --experimental-enable-distributed-tracing)") { (_: inout Options, _: String) throws(E) in }
         }
-        unused("experimental-downgrade-check-time", "Duration of time between two downgrade status check.", "unused: there is no downgrade in progress (Maintenance.Downgrade is not implemented)", check: isDuration)
+        unused("experimental-downgrade-check-time", "Duration of time between two downgrade status check.", "unused: a swetcd leader does not finish a downgrade itself; it is cancelled with Maintenance.Downgrade", check: isDuration)
         unsupported("experimental-memory-mlock", .boolean, default: "false", "the backend's pages are not locked in memory", "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
         p.add("experimental-snapshot-catchup-entries", .value, "Number of entries for a slow follower to catch up after compacting the raft storage entries.") { (o: inout Options, v: String) throws(E) in
             guard let n = UInt64(v), n > 0 else { throw E("invalid value \"\(v)\" for flag -experimental-snapshot-catchup-entries: parse error") }

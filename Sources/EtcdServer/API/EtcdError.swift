@@ -58,6 +58,14 @@ public enum EtcdError: Error, Equatable, Sendable {
     case badLeaderTransferee
     case invalidSortOption
     case canceled
+    case clusterVersionUnavailable
+    case wrongDowngradeVersionFormat
+    case invalidDowngradeTargetVersion
+    case downgradeInProcess
+    case noInflightDowngrade
+    /// etcd's `ErrUnknownMethod` (a Downgrade action it does not know): not in its gRPC error
+    /// table, so sent as UNKNOWN.
+    case unknownMethod
     /// A failure with no etcd equivalent; sent as UNKNOWN with its text, as grpc-go does for
     /// unmapped errors.
     case other(String)
@@ -123,6 +131,12 @@ public enum EtcdError: Error, Equatable, Sendable {
         case .badLeaderTransferee: return (.failedPrecondition, "etcdserver: bad leader transferee")
         case .invalidSortOption: return (.invalidArgument, "etcdserver: invalid sort option")
         case .canceled: return (.cancelled, "etcdserver: request canceled")
+        case .clusterVersionUnavailable: return (.unavailable, "etcdserver: cluster version not found during downgrade")
+        case .wrongDowngradeVersionFormat: return (.invalidArgument, "etcdserver: wrong downgrade target version format")
+        case .invalidDowngradeTargetVersion: return (.invalidArgument, "etcdserver: invalid downgrade target version")
+        case .downgradeInProcess: return (.failedPrecondition, "etcdserver: cluster has a downgrade job in progress")
+        case .noInflightDowngrade: return (.failedPrecondition, "etcdserver: no inflight downgrade job")
+        case .unknownMethod: return (.unknown, "etcdserver: unknown method")
         case .other(let text): return (.unknown, text)
         }
     }

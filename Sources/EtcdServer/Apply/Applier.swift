@@ -34,6 +34,10 @@ struct Applier {
                 try MembershipApplier.applyClusterVersion(set.ver, txn: txn)
                 return .success(.membership)
             }
+            if let set = request.downgradeInfoSet {
+                try MembershipApplier.applyDowngradeInfo(set, txn: txn)
+                return .success(.membership)
+            }
             return try apply(request, txn: &txn)
         case .v2(let request):
             try MembershipApplier.apply(request, txn: txn)

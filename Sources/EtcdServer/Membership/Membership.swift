@@ -12,6 +12,8 @@ struct Membership: Equatable, Sendable, Codable {
     var removed: Set<UInt64> = []
     /// etcd's cluster version ("3.5.0"), nil until the leader decided it.
     var clusterVersion: String?
+    /// The downgrade in progress (etcd's `DowngradeInfo` when enabled), nil when there is none.
+    var downgrade: DowngradeInfo?
 
     /// Members sorted by ID, as etcd lists them.
     var sortedMembers: [MemberRecord] { members.values.sorted { $0.id < $1.id } }
@@ -25,7 +27,7 @@ struct Membership: Equatable, Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case members, removed, clusterVersion
+        case members, removed, clusterVersion, downgrade
     }
 
     /// The synthesized layout (members as [id, record, id, record, ...], removed as a list), in
@@ -40,7 +42,14 @@ struct Membership: Equatable, Sendable, Codable {
         }
         try c.encode(removed.sorted(), forKey: .removed)
         try c.encodeIfPresent(clusterVersion, forKey: .clusterVersion)
+        try c.encodeIfPresent(downgrade, forKey: .downgrade)
     }
+}
+
+/// etcd's `membership.DowngradeInfo` while a downgrade is enabled: the target cluster version
+/// ("3.4.0").
+struct DowngradeInfo: Equatable, Sendable, Codable {
+    var targetVersion: String
 }
 
 /// The membership persisted beside the data (meta key `membership`, written in the apply

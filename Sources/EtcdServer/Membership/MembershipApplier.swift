@@ -107,6 +107,14 @@ enum MembershipApplier {
         try MembershipStore.save(membership, txn)
     }
 
+    /// `DowngradeInfoSetRequest` (etcd's `applyV3Internal.DowngradeInfoSet`): enabled with its
+    /// target version, or none.
+    static func applyDowngradeInfo(_ set: DowngradeInfoSetRequest, txn: MVCCWriteTxn) throws {
+        var membership = try MembershipStore.load(txn)
+        membership.downgrade = set.enabled ? DowngradeInfo(targetVersion: set.ver) : nil
+        try MembershipStore.save(membership, txn)
+    }
+
     /// The v2 requests etcd 3.4/3.5 members put in the log: `PUT /0/members/<hex>/attributes`
     /// and `PUT /0/version`. Anything else a v2 request may carry has no state here.
     static func apply(_ request: V2Request, txn: MVCCWriteTxn) throws {

@@ -660,7 +660,7 @@ final class RaftNode: @unchecked Sendable {
             case .request(let r):
                 if r.alarm != nil { alarmsChanged = true }
                 if Lessor.touchesLeases(r) { leasesTouched = true }
-                if r.v2 != nil || r.clusterVersionSet != nil || r.clusterMemberAttrSet != nil { membershipChanged = true }
+                if r.v2 != nil || r.clusterVersionSet != nil || r.clusterMemberAttrSet != nil || r.downgradeInfoSet != nil { membershipChanged = true }
             case .v2, .confChange:
                 membershipChanged = true
             case .confChangeV2, .undecodable:

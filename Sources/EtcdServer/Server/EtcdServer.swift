@@ -223,6 +223,7 @@ public final class EtcdServer: @unchecked Sendable {
         ClusterMaintenanceService(server: core).register(&router)
         WatchService(server: core, hub: watchHub).register(&router)
         HealthService(server: core).register(&router)
+        DowngradeService.register(&router, server: core)
         let localClient = LocalClient(server: core, taps: watchHub.taps)
         LockService(client: localClient).register(&router)
         ElectionService(client: localClient).register(&router)

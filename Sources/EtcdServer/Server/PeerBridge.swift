@@ -180,7 +180,7 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
     func downgradeEnabled(_ done: @escaping @Sendable (Result<Bool, PeerServiceError>) -> Void) {
         core.whenReadable(serializable: false) { result in
             switch result {
-            case .success: done(.success(false))  // swetcd has no downgrade
+            case .success: done(.success(self.core.membership.current.downgrade != nil))
             case .failure(let error): done(.failure(PeerServiceError(error.status.message)))
             }
         }
