@@ -72,7 +72,7 @@ class Server:
 
 def list_all(port, method):
     rpc, rpc_grpc = grpc_stubs.load()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 2 << 30)])
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", (1 << 31) - 1)])
     kv = rpc_grpc.KVStub(channel)
     request = rpc.RangeRequest(key=b"\x00", range_end=b"\x00")
     start = time.monotonic()
