@@ -29,6 +29,32 @@ def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
+def test_watchers_and_the_events_sent_to_them_are_counted(swetcd):
+    server = swetcd()
+    rpc, rpc_grpc = grpc_stubs.load()
+    watch = rpc_grpc.WatchStub(grpc.insecure_channel(server.endpoint.replace("http://", "")))
+    requests = [rpc.WatchRequest(create_request=rpc.WatchCreateRequest(key=b"w", range_end=b"x")),
+                rpc.WatchRequest(create_request=rpc.WatchCreateRequest(key=b"w1"))]
+    import queue
+    sent = queue.Queue()
+    for r in requests:
+        sent.put(r)
+    stream = watch.Watch(iter(sent.get, None), timeout=30)
+    assert next(stream).created and next(stream).created
+    server.ctl("put", "w1", "a")
+    server.ctl("put", "w2", "b")
+    seen = 0
+    while seen < 3:  # w1 to both watchers, w2 to the range watcher
+        seen += len(next(stream).events)
+    samples, _ = scrape(server.endpoint)
+    assert value(samples, "etcd_debugging_mvcc_watcher_total") == 2
+    assert value(samples, "etcd_debugging_mvcc_watch_stream_total") == 1
+    assert value(samples, "etcd_debugging_mvcc_slow_watcher_total") == 0
+    assert value(samples, "etcd_debugging_mvcc_events_total") == 3
+    sent.put(None)
+    stream.cancel()
+
+
 def test_metrics_follow_what_clients_did(swetcd):
     metrics_port = free_port()
     server = swetcd(extra=["--listen-metrics-urls", f"http://127.0.0.1:{metrics_port}"])
@@ -69,5 +95,7 @@ def test_metrics_follow_what_clients_did(swetcd):
         assert value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_method="Put", **unary) == 4
         assert value(samples, "grpc_server_handled_total", grpc_code="InvalidArgument", grpc_method="Range", **unary) == 1
         assert value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_method="Range", **unary) >= 1
+        assert value(samples, "etcd_debugging_mvcc_watcher_total") == 0
+        assert value(samples, "etcd_debugging_mvcc_events_total") >= 0
         assert value(samples, "process_resident_memory_bytes") > 1 << 20
         assert value(samples, "process_open_fds") > 0

@@ -19,6 +19,7 @@ final class ServerMetrics: Sendable {
     let ranges: Counter
     let txns: Counter
 
+    let watchEvents: Counter
     let leaderChanges: Counter
     let proposalsFailed: Counter
 
@@ -35,6 +36,9 @@ final class ServerMetrics: Sendable {
     private let dbSize: Gauge
     private let dbSizeInUse: Gauge
     private let keysTotal: Gauge
+    private let watchers: Gauge
+    private let watchStreams: Gauge
+    private let slowWatchers: Gauge
     private let process: (cpu: Gauge, resident: Gauge, virtual: Gauge, openFDs: Gauge, maxFDs: Gauge, start: Gauge)
 
     init(serverVersion: String, memberID: UInt64) {
@@ -43,6 +47,7 @@ final class ServerMetrics: Sendable {
         deletes = r.makeCounter(name: "etcd_mvcc_delete_total", help: "Total number of deletes seen by this member.")
         ranges = r.makeCounter(name: "etcd_mvcc_range_total", help: "Total number of ranges seen by this member.")
         txns = r.makeCounter(name: "etcd_mvcc_txn_total", help: "Total number of txns seen by this member.")
+        watchEvents = r.makeCounter(name: "etcd_debugging_mvcc_events_total", help: "Total number of events sent by this member.")
         leaderChanges = r.makeCounter(name: "etcd_server_leader_changes_seen_total", help: "The number of leader changes seen.")
         proposalsFailed = r.makeCounter(name: "etcd_server_proposals_failed_total", help: "The total number of failed proposals seen.")
         walFsync = r.makeValueHistogram(name: "etcd_disk_wal_fsync_duration_seconds", buckets: Self.diskBuckets,
@@ -57,6 +62,9 @@ final class ServerMetrics: Sendable {
         dbSize = r.makeGauge(name: "etcd_mvcc_db_total_size_in_bytes", help: "Total size of the underlying database physically allocated in bytes.")
         dbSizeInUse = r.makeGauge(name: "etcd_mvcc_db_total_size_in_use_in_bytes", help: "Total size of the underlying database logically in use in bytes.")
         keysTotal = r.makeGauge(name: "etcd_debugging_mvcc_keys_total", help: "Total number of keys.")
+        watchers = r.makeGauge(name: "etcd_debugging_mvcc_watcher_total", help: "Total number of watchers.")
+        watchStreams = r.makeGauge(name: "etcd_debugging_mvcc_watch_stream_total", help: "Total number of watch streams.")
+        slowWatchers = r.makeGauge(name: "etcd_debugging_mvcc_slow_watcher_total", help: "Total number of unsynced slow watchers.")
         r.makeGauge(name: "etcd_server_version", labels: [("server_version", serverVersion)], help: "Which version is running. 1 for 'server_version' label with current version.").set(Double(1))
         r.makeGauge(name: "etcd_server_id", labels: [("server_id", String(memberID, radix: 16))], help: "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.").set(Double(1))
         process = (
@@ -126,6 +134,7 @@ final class ServerMetrics: Sendable {
         var dbUsedBytes: Int?
         var clusterVersion: String?
         var liveKeys: Int?
+        var watchers: (watchers: Int, streams: Int, unsynced: Int)
     }
 
     /// The Prometheus text exposition of every metric, gauges set from `state` first.
@@ -138,6 +147,9 @@ final class ServerMetrics: Sendable {
         if let b = state.dbFileBytes { dbSize.set(Double(b)) }
         if let b = state.dbUsedBytes { dbSizeInUse.set(Double(b)) }
         if let n = state.liveKeys { keysTotal.set(Double(n)) }
+        watchers.set(Double(state.watchers.watchers))
+        watchStreams.set(Double(state.watchers.streams))
+        slowWatchers.set(Double(state.watchers.unsynced))
         if let v = state.clusterVersion {
             // etcd labels the cluster version by major.minor.
             let majorMinor = v.split(separator: ".").prefix(2).joined(separator: ".")

@@ -163,6 +163,7 @@ public final class EtcdServer: @unchecked Sendable {
         let core = EtcdServerCore(config: config, identity: identity, store: store, raft: raft, alarms: alarms,
                                   lessor: lessor, membership: membership, leaseStore: leaseStore, metrics: metrics, logger: logger)
         self.core = core
+        core.watchCounts = { watchHub.counts() }
         raft.timer = LeaseExpiry(lessor: lessor, logger: logger) { request, completion in core.propose(request, completion: completion) }
         let announcer = self.announcer
         // The group serves clients and peers alike; peers come up before raft runs so that

@@ -27,6 +27,8 @@ final class EtcdServerCore: Sendable {
     /// Free space where the data directory lives; writes stop (NOSPACE) before the disk is full.
     let disk: DiskSpace
     let metrics: ServerMetrics
+    /// The watch hub's watcher counts (set once at start-up, before clients are served).
+    nonisolated(unsafe) var watchCounts: (@Sendable () -> (watchers: Int, streams: Int, unsynced: Int))?
     /// etcd's `idutil.Generator`: the member ID's low 16 bits, then 48 bits that start at the
     /// start-up time in milliseconds (low 40 bits) shifted past an 8-bit counter.
     private let idPrefix: UInt64
@@ -387,7 +389,8 @@ final class EtcdServerCore: Sendable {
             committedIndex: state.commitIndex, appliedIndex: state.appliedIndex,
             pendingProposals: raft.pendingProposals,
             dbFileBytes: sizes.map { $0.fileBytes }, dbUsedBytes: sizes.map { $0.usedBytes },
-            clusterVersion: membership.current.clusterVersion, liveKeys: liveKeys))
+            clusterVersion: membership.current.clusterVersion, liveKeys: liveKeys,
+            watchers: watchCounts?() ?? (0, 0, 0)))
     }
 
     func status() -> StatusResponse {

@@ -113,6 +113,14 @@ final class WatchHub: @unchecked Sendable {
         }
     }
 
+    /// Watchers, the streams they are on, and those behind (catching up from storage): the
+    /// `etcd_debugging_mvcc_*` watcher gauges.
+    func counts() -> (watchers: Int, streams: Int, unsynced: Int) {
+        state.withLock { s in
+            (s.watchers.count, Set(s.watchers.keys.map(\.session)).count, s.unsynced.count)
+        }
+    }
+
     /// Whether every watcher of `session` is synced (a progress request may be answered).
     func allSynced(session: UInt64) -> Bool {
         state.withLock { s in !s.unsynced.keys.contains { $0.session == session } }

@@ -362,6 +362,7 @@ final class WatchSession: GRPCStreamObserver, @unchecked Sendable {
         }
         w.sentUpTo = max(w.sentUpTo, upTo)
         w.sentSinceProgress = true
+        server.metrics.watchEvents.increment(by: Int64(changes.count))
     }
 
     /// Splits a response larger than `--max-request-bytes` into fragments (all but the last
