@@ -90,3 +90,18 @@ def test_errors_are_ranges_errors(kv):
         with pytest.raises(grpc.RpcError) as ranged:
             stub.Range(request, timeout=10)
         assert (streamed.value.code(), streamed.value.details()) == (ranged.value.code(), ranged.value.details())
+
+
+def test_no_chunk_is_larger_than_max_request_bytes_whatever_the_value_sizes(swetcd):
+    rpc, rpc_grpc = grpc_stubs.load()
+    server = swetcd()
+    stub = rpc_grpc.KVStub(grpc.insecure_channel(server.endpoint.replace("http://", ""),
+                                                 options=[("grpc.max_receive_message_length", 64 << 20)]))
+    # Small keys first (the sizing learns small sizes), then values near the request limit.
+    sizes = [10] * 200 + [1_400_000, 10, 900_000, 1_400_000] + [10] * 50 + [700_000] * 6
+    for i, n in enumerate(sizes):
+        stub.Put(rpc.PutRequest(key=b"b/%04d" % i, value=b"x" * n), timeout=30)
+    request = rpc.RangeRequest(key=b"b/", range_end=b"b0")
+    chunks, got = merged(rpc, stub, request)
+    assert got == stub.Range(request, timeout=30)
+    assert max(c.ByteSize() for c in chunks) <= 1572864 + 512

@@ -15,10 +15,13 @@ import Transport
 /// more than `backlogBytesMax` are queued for the client, so a slow reader holds the server to
 /// that much.
 final class RangeStreamCall: GRPCStreamObserver, @unchecked Sendable {
-    /// Bytes of kvs per chunk the sizing aims at (a chunk holds at least one key).
+    /// Bytes of kvs per chunk at most (or `--max-request-bytes` if smaller; a chunk holds at
+    /// least one key).
     static let chunkBytesTarget = 1 << 20
     static let chunkKeysMax = 10_000
-    static let firstChunkKeys = 100
+    static let firstChunkKeys = 16
+    /// A kv's encoding beyond its key and value (revisions, version, lease, tags), about.
+    static let kvOverheadBytes = 40
     /// Queued answer bytes above which the next chunk waits.
     static let backlogBytesMax = 4 << 20
     static let backlogPoll = DispatchTimeInterval.milliseconds(5)
@@ -115,15 +118,27 @@ final class RangeStreamCall: GRPCStreamObserver, @unchecked Sendable {
             }
             var chunk = state.request
             chunk.key = state.next
-            let keys = Int64(state.chunkKeys)
-            chunk.limit = min(keys, state.remaining)
-            let read: RangeResponse
+            chunk.limit = min(Int64(state.chunkKeys), state.remaining)
+            var read: RangeResponse
             switch server.range(chunk) {
             case .failure(let error): return stream.finish(error.status)
             case .success(let r): read = r
             }
-            state.remaining -= Int64(read.kvs.count)
-            let last = !read.more || state.remaining <= 0 || read.kvs.isEmpty
+            // At most `budget` bytes of kvs per chunk (one kv may be that large alone: a put is at
+            // most --max-request-bytes); what is cut off starts the next chunk.
+            let budget = min(chunkBytesTarget, server.config.maxRequestBytes)
+            var kept = 0, bytes = 0, largest = 1
+            for kv in read.kvs {
+                let size = kv.key.count + kv.value.count + kvOverheadBytes
+                largest = max(largest, size)
+                if kept > 0 && bytes + size > budget { break }
+                kept += 1
+                bytes += size
+            }
+            let trimmed = kept < read.kvs.count
+            if trimmed { read.kvs.removeLast(read.kvs.count - kept) }
+            state.remaining -= Int64(kept)
+            let last = !trimmed && (!read.more || state.remaining <= 0 || read.kvs.isEmpty)
             if last {
                 var final = RangeResponse()
                 final.header = state.header
@@ -135,11 +150,10 @@ final class RangeStreamCall: GRPCStreamObserver, @unchecked Sendable {
             var partial = RangeResponse()
             partial.kvs = read.kvs
             stream.send(RangeStreamResponse(rangeResponse: partial).serializedBytes())
-            // The next chunk starts right after this one's last key; its size follows this one's.
+            // The next chunk starts right after this one's last key and asks for as many keys as
+            // fit the budget if each were as large as the largest seen so far.
             state.next = read.kvs[read.kvs.count - 1].key + [0]
-            let bytes = read.kvs.reduce(0) { $0 + $1.key.count + $1.value.count + 32 }
-            let perKey = max(1, bytes / read.kvs.count)
-            state.chunkKeys = min(chunkKeysMax, max(1, chunkBytesTarget / perKey))
+            state.chunkKeys = min(chunkKeysMax, max(1, budget / largest))
         }
     }
 
