@@ -96,6 +96,11 @@ def test_metrics_follow_what_clients_did(swetcd):
         assert value(samples, "grpc_server_handled_total", grpc_code="InvalidArgument", grpc_method="Range", **unary) == 1
         assert value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_method="Range", **unary) >= 1
         assert value(samples, "etcd_debugging_mvcc_watcher_total") == 0
+        # the lock's session lease: granted (TTL 60), kept alive, not revoked
+        assert value(samples, "etcd_debugging_lease_granted_total") == 1
+        assert value(samples, "etcd_debugging_lease_revoked_total") == 0
+        assert value(samples, "etcd_debugging_lease_ttl_total_count") == 1
+        assert value(samples, "etcd_debugging_lease_ttl_total_bucket", le="64.0") == 1
         assert value(samples, "etcd_debugging_mvcc_events_total") >= 0
         assert value(samples, "process_resident_memory_bytes") > 1 << 20
         assert value(samples, "process_open_fds") > 0

@@ -25,6 +25,8 @@ final class Lessor: Sendable {
 
     private let state = Mutex(State())
     let clock: any LeaseClock
+    /// Told of every successful renewal (metrics); set once at start-up, before clients are served.
+    nonisolated(unsafe) var onRenewed: (@Sendable () -> Void)?
     /// The minimum TTL a grant gets (`LeaseApplier` applies it; recovery too).
     let minTTLSeconds: Int64
 
@@ -134,12 +136,14 @@ final class Lessor: Sendable {
     /// Renews `id`. For a lease past its expiry, returns nil and calls `whenSettled` once the
     /// revoke is published (`.notFound`) or this member stops leading (`.notPrimary`).
     func renew(_ id: Int64, whenSettled: @escaping @Sendable (RenewOutcome) -> Void) -> RenewOutcome? {
-        state.withLock { s in
+        let outcome: RenewOutcome? = state.withLock { s in
             let outcome = s.table.renew(id: id, now: clock.nowNanoseconds)
             guard outcome == .expired else { return outcome }
             s.revokeWaiters[id, default: []].append(whenSettled)
             return nil
         }
+        if case .renewed? = outcome { onRenewed?() }
+        return outcome
     }
 
     func timeToLive(_ id: Int64) -> (ttlSeconds: Int64, grantedTTLSeconds: Int64)? {

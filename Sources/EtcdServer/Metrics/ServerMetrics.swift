@@ -20,6 +20,12 @@ final class ServerMetrics: Sendable {
     let txns: Counter
 
     let watchEvents: Counter
+    // etcd_debugging_lease_*: grants and revokes applied (expiries included), renewals served.
+    let leasesGranted: Counter
+    let leasesRevoked: Counter
+    let leasesRenewed: Counter
+    /// etcd: prometheus.ExponentialBuckets(1, 2, 14), seconds.
+    let leaseTTLs: ValueHistogram
     let leaderChanges: Counter
     let proposalsFailed: Counter
 
@@ -48,6 +54,11 @@ final class ServerMetrics: Sendable {
         ranges = r.makeCounter(name: "etcd_mvcc_range_total", help: "Total number of ranges seen by this member.")
         txns = r.makeCounter(name: "etcd_mvcc_txn_total", help: "Total number of txns seen by this member.")
         watchEvents = r.makeCounter(name: "etcd_debugging_mvcc_events_total", help: "Total number of events sent by this member.")
+        leasesGranted = r.makeCounter(name: "etcd_debugging_lease_granted_total", help: "The total number of granted leases.")
+        leasesRevoked = r.makeCounter(name: "etcd_debugging_lease_revoked_total", help: "The total number of revoked leases.")
+        leasesRenewed = r.makeCounter(name: "etcd_debugging_lease_renewed_total", help: "The number of renewed leases seen by the leader.")
+        leaseTTLs = r.makeValueHistogram(name: "etcd_debugging_lease_ttl_total", buckets: (0..<14).map { Double(1 << $0) },
+                                         help: "Bucketed histogram of lease TTLs.")
         leaderChanges = r.makeCounter(name: "etcd_server_leader_changes_seen_total", help: "The number of leader changes seen.")
         proposalsFailed = r.makeCounter(name: "etcd_server_proposals_failed_total", help: "The total number of failed proposals seen.")
         walFsync = r.makeValueHistogram(name: "etcd_disk_wal_fsync_duration_seconds", buckets: Self.diskBuckets,
@@ -93,6 +104,13 @@ final class ServerMetrics: Sendable {
             case .put: one.puts = 1
             case .deleteRange: one.deletes = 1
             case .txn(let response): one.add(response)
+            case .leaseGrant(let response):
+                leasesGranted.increment()
+                leaseTTLs.record(Double(response.ttl))
+                continue
+            case .leaseRevoke:
+                leasesRevoked.increment()
+                continue
             default: continue
             }
             counts.merge(one)

@@ -164,6 +164,7 @@ public final class EtcdServer: @unchecked Sendable {
                                   lessor: lessor, membership: membership, leaseStore: leaseStore, metrics: metrics, logger: logger)
         self.core = core
         core.watchCounts = { watchHub.counts() }
+        lessor.onRenewed = { metrics.leasesRenewed.increment() }
         raft.timer = LeaseExpiry(lessor: lessor, logger: logger) { request, completion in core.propose(request, completion: completion) }
         let announcer = self.announcer
         // The group serves clients and peers alike; peers come up before raft runs so that
