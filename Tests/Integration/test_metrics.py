@@ -51,6 +51,9 @@ def test_watchers_and_the_events_sent_to_them_are_counted(swetcd):
     assert value(samples, "etcd_debugging_mvcc_watch_stream_total") == 1
     assert value(samples, "etcd_debugging_mvcc_slow_watcher_total") == 0
     assert value(samples, "etcd_debugging_mvcc_events_total") == 3
+    bidi = dict(grpc_method="Watch", grpc_service="etcdserverpb.Watch", grpc_type="bidi_stream")
+    assert value(samples, "grpc_server_msg_received_total", **bidi) == 2  # two create requests
+    assert value(samples, "grpc_server_msg_sent_total", **bidi) >= 4  # two created, then the events
     sent.put(None)
     stream.cancel()
 
@@ -95,6 +98,8 @@ def test_metrics_follow_what_clients_did(swetcd):
         assert value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_method="Put", **unary) == 4
         assert value(samples, "grpc_server_handled_total", grpc_code="InvalidArgument", grpc_method="Range", **unary) == 1
         assert value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_method="Range", **unary) >= 1
+        assert value(samples, "grpc_server_msg_received_total", grpc_method="Put", **unary) == 4
+        assert value(samples, "grpc_server_msg_sent_total", grpc_method="Put", **unary) == 4
         assert value(samples, "etcd_debugging_mvcc_watcher_total") == 0
         # the lock's session lease: granted (TTL 60), kept alive, not revoked
         assert value(samples, "etcd_debugging_lease_granted_total") == 1

@@ -9,6 +9,8 @@ import Transport
 final class GRPCServerMetrics: GRPCCallMetrics {
     private struct Method {
         let started: Counter
+        let received: Counter
+        let sent: Counter
         /// Indexed by `GRPCStatusCode.rawValue`.
         let handled: [Counter]
     }
@@ -25,13 +27,25 @@ final class GRPCServerMetrics: GRPCCallMetrics {
                 registry.makeCounter(name: "grpc_server_handled_total", labels: [("grpc_code", Self.goName(code))] + labels,
                                      help: "Total number of RPCs completed on the server, regardless of success or failure.")
             }
-            methods[path] = Method(started: started, handled: handled)
+            let received = registry.makeCounter(name: "grpc_server_msg_received_total", labels: labels,
+                                                help: "Total number of RPC stream messages received on the server.")
+            let sent = registry.makeCounter(name: "grpc_server_msg_sent_total", labels: labels,
+                                            help: "Total number of gRPC stream messages sent by the server.")
+            methods[path] = Method(started: started, received: received, sent: sent, handled: handled)
         }
         self.methods = methods
     }
 
     func started(path: String, kind: GRPCMethodKind) {
         methods[path]?.started.increment()
+    }
+
+    func received(path: String, kind: GRPCMethodKind, messages: Int) {
+        methods[path]?.received.increment(by: Int64(messages))
+    }
+
+    func sent(path: String, kind: GRPCMethodKind, messages: Int) {
+        methods[path]?.sent.increment(by: Int64(messages))
     }
 
     func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode) {

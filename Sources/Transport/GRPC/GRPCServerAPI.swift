@@ -132,6 +132,9 @@ public enum GRPCMethodHandler: Sendable {
 public protocol GRPCCallMetrics: Sendable {
     func started(path: String, kind: GRPCMethodKind)
     func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode)
+    /// Messages of a dispatched call: received from the client, framed for it.
+    func received(path: String, kind: GRPCMethodKind, messages: Int)
+    func sent(path: String, kind: GRPCMethodKind, messages: Int)
 }
 
 /// Maps `/package.Service/Method` paths to handlers. Built before the server starts; immutable

@@ -82,7 +82,10 @@ extension HTTP2ServerHandler {
                         if backlog.mayDispatch(id) { dispatch(stream) }
                     }
                 case .message(let message):
-                    if let stream = streams[id], !stream.cancelled, !stream.finished { stream.observer?.received(message) }
+                    if let stream = streams[id], !stream.cancelled, !stream.finished {
+                        countReceived(stream)
+                        stream.observer?.received(message)
+                    }
                 case .end:
                     if let stream = streams[id], !stream.cancelled, !stream.finished { stream.observer?.receivedEnd() }
                 }
@@ -113,6 +116,7 @@ extension HTTP2ServerHandler {
             }
             switch handler {
             case .unary(_, let body):
+                countReceived(stream)
                 let request = stream.unaryRequest ?? []
                 stream.unaryRequest = nil
                 releaseAll(stream)
@@ -143,6 +147,16 @@ extension HTTP2ServerHandler {
         guard let kind = stream.metricsKind else { return }
         stream.metricsKind = nil
         configuration.router.metrics?.handled(path: stream.path, kind: kind, code: code)
+    }
+
+    func countReceived(_ stream: HTTP2StreamState) {
+        guard let kind = stream.metricsKind else { return }
+        configuration.router.metrics?.received(path: stream.path, kind: kind, messages: 1)
+    }
+
+    func countSent(_ stream: HTTP2StreamState, _ messages: Int) {
+        guard let kind = stream.metricsKind else { return }
+        configuration.router.metrics?.sent(path: stream.path, kind: kind, messages: messages)
     }
 
     func deadlinePassed(_ streamID: Int32) {

@@ -42,6 +42,7 @@ extension HTTP2ServerHandler {
             guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
             GRPCMessageFramer.frame(message, into: &stream.outbound)
             backlog.queued(message.count + GRPCMessageDeframer.prefixBytes)
+            countSent(stream, 1)
             startResponseIfNeeded(stream)
             resume(stream)
         case .messages(let id, let messages):
@@ -51,6 +52,7 @@ extension HTTP2ServerHandler {
             stream.outbound.reserveCapacity(minimumWritableBytes: total)
             for m in messages { GRPCMessageFramer.frame(m, into: &stream.outbound) }
             backlog.queued(total)
+            countSent(stream, messages.count)
             startResponseIfNeeded(stream)
             resume(stream)
         case .finish(let id, let status):
@@ -60,6 +62,7 @@ extension HTTP2ServerHandler {
             guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
             GRPCMessageFramer.frame(message, into: &stream.outbound)
             backlog.queued(message.count + GRPCMessageDeframer.prefixBytes)
+            countSent(stream, 1)
             startResponseIfNeeded(stream)
             finishStream(stream, status: .ok)
         case .http(let id, let response):
