@@ -6,11 +6,13 @@ Paths come from the environment, with defaults matching `Tests/run.sh`:
   ETCD_REFERENCE_DIR    etcd-reference output (default ~/.cache/etcd-reference)
 """
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -27,10 +29,41 @@ ETCDCTL = {
 }
 
 
+_handed_out = set()
+_port_lock = threading.Lock()
+_port_rng = random.Random()  # not seeded: ports must differ between concurrent runs
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now that this process never handed out before (a port from bind(0) is free
+    again at once, so two calls in a row could give one server the same client and peer port),
+    chosen below the kernel's ephemeral range, which outgoing connections never take."""
+    lo, _ = _ephemeral_range()
+    with _port_lock:
+        for _ in range(1000):
+            port = _port_rng.randrange(10000, lo) if lo > 11000 else 0
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                port = s.getsockname()[1]
+            if port in _handed_out:
+                continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port found")
 
 
 class Server:

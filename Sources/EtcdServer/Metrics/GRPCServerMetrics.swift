@@ -21,16 +21,12 @@ final class GRPCServerMetrics: GRPCCallMetrics {
         var methods: [String: Method] = [:]
         for (path, kind) in registered {
             let labels = Self.labels(path, kind)
-            let started = registry.makeCounter(name: "grpc_server_started_total", labels: labels,
-                                               help: "Total number of RPCs started on the server.")
+            let started = registry.makeCounter(descriptor: .etcd("grpc_server_started_total", "Total number of RPCs started on the server."), labels: labels)
             let handled = GRPCStatusCode.allCases.sorted { $0.rawValue < $1.rawValue }.map { code in
-                registry.makeCounter(name: "grpc_server_handled_total", labels: [("grpc_code", Self.goName(code))] + labels,
-                                     help: "Total number of RPCs completed on the server, regardless of success or failure.")
+                registry.makeCounter(descriptor: .etcd("grpc_server_handled_total", "Total number of RPCs completed on the server, regardless of success or failure."), labels: [("grpc_code", Self.goName(code))] + labels)
             }
-            let received = registry.makeCounter(name: "grpc_server_msg_received_total", labels: labels,
-                                                help: "Total number of RPC stream messages received on the server.")
-            let sent = registry.makeCounter(name: "grpc_server_msg_sent_total", labels: labels,
-                                            help: "Total number of gRPC stream messages sent by the server.")
+            let received = registry.makeCounter(descriptor: .etcd("grpc_server_msg_received_total", "Total number of RPC stream messages received on the server."), labels: labels)
+            let sent = registry.makeCounter(descriptor: .etcd("grpc_server_msg_sent_total", "Total number of gRPC stream messages sent by the server."), labels: labels)
             methods[path] = Method(started: started, received: received, sent: sent, handled: handled)
         }
         self.methods = methods

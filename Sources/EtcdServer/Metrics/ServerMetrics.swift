@@ -49,42 +49,39 @@ final class ServerMetrics: Sendable {
 
     init(serverVersion: String, memberID: UInt64) {
         let r = registry
-        puts = r.makeCounter(name: "etcd_mvcc_put_total", help: "Total number of puts seen by this member.")
-        deletes = r.makeCounter(name: "etcd_mvcc_delete_total", help: "Total number of deletes seen by this member.")
-        ranges = r.makeCounter(name: "etcd_mvcc_range_total", help: "Total number of ranges seen by this member.")
-        txns = r.makeCounter(name: "etcd_mvcc_txn_total", help: "Total number of txns seen by this member.")
-        watchEvents = r.makeCounter(name: "etcd_debugging_mvcc_events_total", help: "Total number of events sent by this member.")
-        leasesGranted = r.makeCounter(name: "etcd_debugging_lease_granted_total", help: "The total number of granted leases.")
-        leasesRevoked = r.makeCounter(name: "etcd_debugging_lease_revoked_total", help: "The total number of revoked leases.")
-        leasesRenewed = r.makeCounter(name: "etcd_debugging_lease_renewed_total", help: "The number of renewed leases seen by the leader.")
-        leaseTTLs = r.makeValueHistogram(name: "etcd_debugging_lease_ttl_total", buckets: (0..<14).map { Double(1 << $0) },
-                                         help: "Bucketed histogram of lease TTLs.")
-        leaderChanges = r.makeCounter(name: "etcd_server_leader_changes_seen_total", help: "The number of leader changes seen.")
-        proposalsFailed = r.makeCounter(name: "etcd_server_proposals_failed_total", help: "The total number of failed proposals seen.")
-        walFsync = r.makeValueHistogram(name: "etcd_disk_wal_fsync_duration_seconds", buckets: Self.diskBuckets,
-                                        help: "The latency distributions of fsync called by WAL.")
-        backendCommit = r.makeValueHistogram(name: "etcd_disk_backend_commit_duration_seconds", buckets: Self.diskBuckets,
-                                             help: "The latency distributions of commit called by backend.")
-        hasLeader = r.makeGauge(name: "etcd_server_has_leader", help: "Whether or not a leader exists. 1 is existence, 0 is not.")
-        isLeader = r.makeGauge(name: "etcd_server_is_leader", help: "Whether or not this member is a leader. 1 if is, 0 otherwise.")
-        proposalsCommitted = r.makeGauge(name: "etcd_server_proposals_committed_total", help: "The total number of consensus proposals committed.")
-        proposalsApplied = r.makeGauge(name: "etcd_server_proposals_applied_total", help: "The total number of consensus proposals applied.")
-        proposalsPending = r.makeGauge(name: "etcd_server_proposals_pending", help: "The current number of pending proposals to commit.")
-        dbSize = r.makeGauge(name: "etcd_mvcc_db_total_size_in_bytes", help: "Total size of the underlying database physically allocated in bytes.")
-        dbSizeInUse = r.makeGauge(name: "etcd_mvcc_db_total_size_in_use_in_bytes", help: "Total size of the underlying database logically in use in bytes.")
-        keysTotal = r.makeGauge(name: "etcd_debugging_mvcc_keys_total", help: "Total number of keys.")
-        watchers = r.makeGauge(name: "etcd_debugging_mvcc_watcher_total", help: "Total number of watchers.")
-        watchStreams = r.makeGauge(name: "etcd_debugging_mvcc_watch_stream_total", help: "Total number of watch streams.")
-        slowWatchers = r.makeGauge(name: "etcd_debugging_mvcc_slow_watcher_total", help: "Total number of unsynced slow watchers.")
-        r.makeGauge(name: "etcd_server_version", labels: [("server_version", serverVersion)], help: "Which version is running. 1 for 'server_version' label with current version.").set(Double(1))
-        r.makeGauge(name: "etcd_server_id", labels: [("server_id", String(memberID, radix: 16))], help: "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.").set(Double(1))
+        puts = r.makeCounter(descriptor: .etcd("etcd_mvcc_put_total", "Total number of puts seen by this member."))
+        deletes = r.makeCounter(descriptor: .etcd("etcd_mvcc_delete_total", "Total number of deletes seen by this member."))
+        ranges = r.makeCounter(descriptor: .etcd("etcd_mvcc_range_total", "Total number of ranges seen by this member."))
+        txns = r.makeCounter(descriptor: .etcd("etcd_mvcc_txn_total", "Total number of txns seen by this member."))
+        watchEvents = r.makeCounter(descriptor: .etcd("etcd_debugging_mvcc_events_total", "Total number of events sent by this member."))
+        leasesGranted = r.makeCounter(descriptor: .etcd("etcd_debugging_lease_granted_total", "The total number of granted leases."))
+        leasesRevoked = r.makeCounter(descriptor: .etcd("etcd_debugging_lease_revoked_total", "The total number of revoked leases."))
+        leasesRenewed = r.makeCounter(descriptor: .etcd("etcd_debugging_lease_renewed_total", "The number of renewed leases seen by the leader."))
+        leaseTTLs = r.makeValueHistogram(descriptor: .etcd("etcd_debugging_lease_ttl_total", "Bucketed histogram of lease TTLs."), buckets: (0..<14).map { Double(1 << $0) })
+        leaderChanges = r.makeCounter(descriptor: .etcd("etcd_server_leader_changes_seen_total", "The number of leader changes seen."))
+        proposalsFailed = r.makeCounter(descriptor: .etcd("etcd_server_proposals_failed_total", "The total number of failed proposals seen."))
+        walFsync = r.makeValueHistogram(descriptor: .etcd("etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by WAL."), buckets: Self.diskBuckets)
+        backendCommit = r.makeValueHistogram(descriptor: .etcd("etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by backend."), buckets: Self.diskBuckets)
+        hasLeader = r.makeGauge(descriptor: .etcd("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not."))
+        isLeader = r.makeGauge(descriptor: .etcd("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise."))
+        proposalsCommitted = r.makeGauge(descriptor: .etcd("etcd_server_proposals_committed_total", "The total number of consensus proposals committed."))
+        proposalsApplied = r.makeGauge(descriptor: .etcd("etcd_server_proposals_applied_total", "The total number of consensus proposals applied."))
+        proposalsPending = r.makeGauge(descriptor: .etcd("etcd_server_proposals_pending", "The current number of pending proposals to commit."))
+        dbSize = r.makeGauge(descriptor: .etcd("etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes."))
+        dbSizeInUse = r.makeGauge(descriptor: .etcd("etcd_mvcc_db_total_size_in_use_in_bytes", "Total size of the underlying database logically in use in bytes."))
+        keysTotal = r.makeGauge(descriptor: .etcd("etcd_debugging_mvcc_keys_total", "Total number of keys."))
+        watchers = r.makeGauge(descriptor: .etcd("etcd_debugging_mvcc_watcher_total", "Total number of watchers."))
+        watchStreams = r.makeGauge(descriptor: .etcd("etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams."))
+        slowWatchers = r.makeGauge(descriptor: .etcd("etcd_debugging_mvcc_slow_watcher_total", "Total number of unsynced slow watchers."))
+        r.makeGauge(descriptor: .etcd("etcd_server_version", "Which version is running. 1 for 'server_version' label with current version."), labels: [("server_version", serverVersion)]).set(Double(1))
+        r.makeGauge(descriptor: .etcd("etcd_server_id", "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID."), labels: [("server_id", String(memberID, radix: 16))]).set(Double(1))
         process = (
-            r.makeGauge(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds."),
-            r.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes."),
-            r.makeGauge(name: "process_virtual_memory_bytes", help: "Virtual memory size in bytes."),
-            r.makeGauge(name: "process_open_fds", help: "Number of open file descriptors."),
-            r.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors."),
-            r.makeGauge(name: "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds."))
+            r.makeGauge(descriptor: .etcd("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.")),
+            r.makeGauge(descriptor: .etcd("process_resident_memory_bytes", "Resident memory size in bytes.")),
+            r.makeGauge(descriptor: .etcd("process_virtual_memory_bytes", "Virtual memory size in bytes.")),
+            r.makeGauge(descriptor: .etcd("process_open_fds", "Number of open file descriptors.")),
+            r.makeGauge(descriptor: .etcd("process_max_fds", "Maximum number of open file descriptors.")),
+            r.makeGauge(descriptor: .etcd("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")))
     }
 
     /// The gRPC call counters for the methods of `router` (made once its services are registered).
@@ -171,8 +168,7 @@ final class ServerMetrics: Sendable {
         if let v = state.clusterVersion {
             // etcd labels the cluster version by major.minor.
             let majorMinor = v.split(separator: ".").prefix(2).joined(separator: ".")
-            registry.makeGauge(name: "etcd_cluster_version", labels: [("cluster_version", majorMinor)],
-                               help: "Which version is running. 1 for 'cluster_version' label with current cluster version").set(Double(1))
+            registry.makeGauge(descriptor: .etcd("etcd_cluster_version", "Which version is running. 1 for 'cluster_version' label with current cluster version"), labels: [("cluster_version", majorMinor)]).set(Double(1))
         }
         let p = ProcessMetrics.read()
         if let v = p.cpuSeconds { process.cpu.set(v) }
@@ -212,5 +208,12 @@ struct OpCounts {
         deletes += one.deletes
         ranges += one.ranges
         txns += one.txns + (one.puts + one.deletes + one.ranges > 1 ? 1 : 0)
+    }
+}
+
+extension MetricNameDescriptor {
+    /// An etcd metric: its full name as etcd spells it (no namespace or unit parts) and its help.
+    static func etcd(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }
