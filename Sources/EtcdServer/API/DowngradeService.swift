@@ -1,4 +1,5 @@
 import EtcdProto
+import Peer
 import Transport
 
 /// `Maintenance.Downgrade` as etcd 3.5 answers it (`v3_server.go`): VALIDATE checks that the
@@ -42,7 +43,7 @@ enum DowngradeService {
         server.whenReadable(serializable: false) { ready in
             if case .failure(let error) = ready { return done(.failure(error)) }
             let membership = server.membership.current
-            guard let current = membership.clusterVersion, let cv = GoSemver.parse(current) else {
+            guard let current = membership.clusterVersion, let cv = GoSemver.majorMinor(current) else {
                 return done(.failure(.clusterVersionUnavailable))
             }
             // etcd's AllowedDowngradeVersion: one minor version down.
@@ -56,8 +57,7 @@ enum DowngradeService {
 
     /// etcd's `convertToClusterVersion`: a semantic version, or major.minor; the patch dropped.
     static func clusterVersion(of text: String) -> (major: Int64, minor: Int64)? {
-        guard let v = GoSemver.parse(text) ?? GoSemver.parse(text + ".0") else { return nil }
-        return (v.major, v.minor)
+        GoSemver.majorMinor(text) ?? GoSemver.majorMinor(text + ".0")
     }
 
     private static func record(_ set: DowngradeInfoSetRequest, _ server: EtcdServerCore,
@@ -66,44 +66,6 @@ enum DowngradeService {
         raftRequest.downgradeInfoSet = set
         server.propose(raftRequest) { result in
             answer(result.map { _ in server.membership.current.clusterVersion ?? "" })
-        }
-    }
-}
-
-/// `github.com/coreos/go-semver`'s `NewVersion`, as far as etcd reads it: build metadata after
-/// the first "+", a pre-release after the first "-" (both dot-separated [0-9A-Za-z-]
-/// identifiers), then exactly three dot-separated decimal numbers (Go's `ParseInt`: leading
-/// zeros allowed, Int64 range).
-enum GoSemver {
-    static func parse(_ text: String) -> (major: Int64, minor: Int64, patch: Int64)? {
-        var rest = Substring(text)
-        var metadata: Substring = ""
-        if let plus = rest.firstIndex(of: "+") {
-            metadata = rest[rest.index(after: plus)...]
-            rest = rest[..<plus]
-        }
-        var preRelease: Substring = ""
-        if let dash = rest.firstIndex(of: "-") {
-            preRelease = rest[rest.index(after: dash)...]
-            rest = rest[..<dash]
-        }
-        let parts = rest.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, isIdentifier(preRelease), isIdentifier(metadata) else { return nil }
-        var numbers: [Int64] = []
-        for part in parts {
-            guard !part.isEmpty, part.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int64(part) else { return nil }
-            numbers.append(n)
-        }
-        return (numbers[0], numbers[1], numbers[2])
-    }
-
-    /// Empty, or `^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$`.
-    private static func isIdentifier(_ s: Substring) -> Bool {
-        if s.isEmpty { return true }
-        return s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
-            !part.isEmpty && part.utf8.allSatisfy { c in
-                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d
-            }
         }
     }
 }

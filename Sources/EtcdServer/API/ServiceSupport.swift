@@ -8,6 +8,16 @@ enum ServiceSupport {
         GRPCStatus(.internal, "grpc: error unmarshalling request: \(error)")
     }
 
+    /// The request, or nil after answering grpc-go's decode failure.
+    static func decode<Request: ProtoMessage>(_ bytes: [UInt8], _ responder: any GRPCUnaryResponder) -> Request? {
+        do {
+            return try Request(serializedBytes: bytes)
+        } catch {
+            responder.fail(decodeFailure(error))
+            return nil
+        }
+    }
+
     /// gRPC metadata a client sets to fail fast when the cluster has no leader (etcd's
     /// `rpctypes.MetadataRequireLeaderKey`; clientv3's `WithRequireLeader`, Kubernetes' watches).
     static let requireLeaderKey = "hasleader"
@@ -42,13 +52,7 @@ enum ServiceSupport {
         _ body: @escaping @Sendable (Request, GRPCCallContext, @escaping @Sendable (Result<Response, EtcdError>) -> Void) -> Void
     ) {
         router.register(path, .unary(answer: answer) { context, bytes, responder in
-            let decoded: Request
-            do {
-                decoded = try Request(serializedBytes: bytes)
-            } catch {
-                responder.fail(decodeFailure(error))
-                return
-            }
+            guard let decoded: Request = decode(bytes, responder) else { return }
             body(decoded, context) { result in
                 switch result {
                 case .success(let response): responder.respond(response.serializedBytes())
@@ -69,13 +73,7 @@ extension ServiceSupport {
         _ body: @escaping @Sendable (Request, CallCancellation) async throws(EtcdError) -> Response
     ) {
         router.register(path, .unary(answer: answer) { context, bytes, responder in
-            let decoded: Request
-            do {
-                decoded = try Request(serializedBytes: bytes)
-            } catch {
-                responder.fail(decodeFailure(error))
-                return
-            }
+            guard let decoded: Request = decode(bytes, responder) else { return }
             if let error = leaderCheck(context, server) { return responder.fail(error.status) }
             let call = CallCancellation(isCancelled: { responder.isCancelled }, whenCancelled: { responder.whenCancelled($0) })
             Task {
