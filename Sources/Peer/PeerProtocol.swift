@@ -25,6 +25,16 @@ enum PeerProtocol {
     static let leasesInternalPath = "/leases/internal"
     static let hashKVPath = "/members/hashkv"
     static let downgradeEnabledPath = "/downgrade/enabled"
+    /// `POST /members/promote/<decimal ID>`: a member that does not lead forwards a learner's
+    /// promotion to the leader (only the leader knows whether the learner caught up).
+    static let memberPromotePrefix = "/members/promote/"
+
+    /// Error texts the peer handlers answer with and their clients look for.
+    enum ErrorText {
+        static let idNotFound = "membership: ID not found"
+        static let memberNotLearner = "membership: can only promote a learner member"
+        static let learnerNotReady = "etcdserver: can only promote a learner member which is in sync with leader"
+    }
 
     /// The etcd release this member speaks as, and the oldest cluster version it works with.
     static let serverVersion = "3.5.16"

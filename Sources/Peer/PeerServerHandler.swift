@@ -165,11 +165,45 @@ final class PeerServerHandler: ChannelInboundHandler {
                 }
             }
         default:
-            if path.hasPrefix("/raft/stream/") {
+            if path.hasPrefix(PeerProtocol.memberPromotePrefix) {
+                promoteRequested(head, id: path.dropFirst(PeerProtocol.memberPromotePrefix.count), context: context)
+            } else if path.hasPrefix("/raft/stream/") {
                 streamRequested(head, path: path, context: context)
             } else {
                 request = .discarding
                 respondError(context, .notFound, "404 page not found")
+            }
+        }
+    }
+
+    /// etcd's `peerMemberPromoteHandler`: the ID in decimal; the members as JSON on success;
+    /// 404/412 with membership's error text; 500 (etcd's JSON error) for anything else.
+    private func promoteRequested(_ head: HTTPRequestHead, id text: Substring, context: ChannelHandlerContext) {
+        guard head.method == .POST else { return methodNotAllowed(context, allow: "POST") }
+        request = .discarding
+        guard let id = UInt64(text) else {
+            return respondError(context, .notFound, "member \(text) not found in cluster", extraCluster: true)
+        }
+        let eventLoop = context.eventLoop
+        let boxed = NIOLoopBound((self, context), eventLoop: eventLoop)
+        services.promoteMember(id) { outcome in
+            eventLoop.execute {
+                let (handler, context) = boxed.value
+                switch outcome {
+                case .promoted(let json):
+                    handler.respond(context, .ok, headers: [handler.clusterHeader, ("Content-Type", "application/json")], body: json + "\n")
+                case .notFound:
+                    handler.respondError(context, .notFound, PeerProtocol.ErrorText.idNotFound, extraCluster: true)
+                case .notLearner:
+                    handler.respondError(context, .preconditionFailed, PeerProtocol.ErrorText.memberNotLearner, extraCluster: true)
+                case .learnerNotReady:
+                    handler.respondError(context, .preconditionFailed, PeerProtocol.ErrorText.learnerNotReady, extraCluster: true)
+                case .timeout:
+                    handler.respondError(context, .requestTimeout, "etcdserver: request timed out", extraCluster: true)
+                case .failed:
+                    handler.respond(context, .internalServerError, headers: [handler.clusterHeader, ("Content-Type", "application/json")],
+                                    body: "{\"message\":\"Internal Server Error\"}")
+                }
             }
         }
     }

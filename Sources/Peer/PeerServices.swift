@@ -38,6 +38,9 @@ public protocol PeerServices: AnyObject, Sendable {
     /// `GET /downgrade/enabled`: after a linearizable read, whether a downgrade is in progress.
     func downgradeEnabled(_ done: @escaping @Sendable (Result<Bool, PeerServiceError>) -> Void)
 
+    /// `POST /members/promote/<id>`: promote a learner (this member should lead).
+    func promoteMember(_ id: UInt64, _ done: @escaping @Sendable (PeerPromoteOutcome) -> Void)
+
     /// Where a received snapshot's backend file is written (`member/snap`).
     var snapshotDirectory: String { get }
 
@@ -51,6 +54,23 @@ public enum PeerProcessOutcome: Sendable, Equatable {
     case fromRemovedMember
     /// The message is for another member.
     case wrongRecipient
+    case failed(String)
+}
+
+/// How a promotion ended, as etcd's `peerMemberPromoteHandler` answers and its
+/// `promoteMemberHTTP` reads it.
+public enum PeerPromoteOutcome: Sendable, Equatable {
+    /// 200 with the members as etcd's JSON array.
+    case promoted(membersJSON: String)
+    /// 404 `membership: ID not found`.
+    case notFound
+    /// 412 `membership: can only promote a learner member`.
+    case notLearner
+    /// 412 `etcdserver: can only promote a learner member which is in sync with leader`.
+    case learnerNotReady
+    /// 408.
+    case timeout
+    /// 500, or anything unexpected: the caller tries again until its deadline.
     case failed(String)
 }
 

@@ -307,6 +307,33 @@ public final class PeerTransport: Sendable {
         }
     }
 
+    /// `POST <url>/members/promote/<id>` to the leader, trying each of its URLs (etcd's
+    /// `promoteMemberHTTP`).
+    public func forwardPromote(_ id: UInt64, urls: [String], timeout: TimeAmount) -> EventLoopFuture<PeerPromoteOutcome> {
+        let eventLoop = context.group.next()
+        guard let url = urls.first else { return eventLoop.makeSucceededFuture(.failed("no leader URL")) }
+        let retry: @Sendable (PeerPromoteOutcome) -> EventLoopFuture<PeerPromoteOutcome> = { outcome in
+            if urls.count > 1 { return self.forwardPromote(id, urls: Array(urls.dropFirst()), timeout: timeout) }
+            return eventLoop.makeSucceededFuture(outcome)
+        }
+        return client.request(url, method: .POST, path: PeerProtocol.memberPromotePrefix + String(id), timeout: timeout)
+            .flatMap { response -> EventLoopFuture<PeerPromoteOutcome> in
+                let text = response.bodyString
+                switch response.status {
+                case .ok: return eventLoop.makeSucceededFuture(.promoted(membersJSON: text))
+                case .requestTimeout: return eventLoop.makeSucceededFuture(.timeout)
+                case .notFound: return eventLoop.makeSucceededFuture(.notFound)
+                case .preconditionFailed:
+                    if text.contains(PeerProtocol.ErrorText.learnerNotReady) { return eventLoop.makeSucceededFuture(.learnerNotReady) }
+                    if text.contains(PeerProtocol.ErrorText.memberNotLearner) { return eventLoop.makeSucceededFuture(.notLearner) }
+                    return retry(.failed("member promote: unknown error(\(text))"))
+                default:
+                    return retry(.failed("member promote: unknown error(\(text))"))
+                }
+            }
+            .flatMapError { error in retry(.failed("\(error)")) }
+    }
+
     private func forward<R: Sendable>(_ bytes: [UInt8], path: String, urls: [String], timeout: TimeAmount,
                                       decode: @escaping @Sendable ([UInt8]) throws -> R) -> EventLoopFuture<LeaseForwardResult<R>> {
         let eventLoop = context.group.next()
@@ -335,16 +362,30 @@ public final class PeerTransport: Sendable {
             }
     }
 
-    /// `GET <url>/members` of another member (a member joining with
-    /// `--initial-cluster-state existing`): the JSON body and the cluster ID header.
-    public func fetchMembers(urls: [String], timeout: TimeAmount) -> EventLoopFuture<(json: String, clusterID: String?)?> {
-        let eventLoop = context.group.next()
-        guard let url = urls.first else { return eventLoop.makeSucceededFuture(nil) }
-        return client.request(url, method: .GET, path: PeerProtocol.membersPath, timeout: timeout)
-            .map { response -> (json: String, clusterID: String?)? in
-                (response.bodyString, response.head.headers.first(name: PeerProtocol.Header.clusterID))
+    /// `GET <url>/members` of a member of the cluster this member joins with
+    /// `--initial-cluster-state existing` (etcd's `GetClusterFromRemotePeers`), before this
+    /// member has an ID or a transport: the first URL that answers 200 gives the members' JSON and
+    /// the cluster ID (its `X-Etcd-Cluster-ID` header). nil when none answered. Blocks.
+    public static func fetchMembers(urls: [String], group: any EventLoopGroup, tls: TLSContext?, timeout: TimeAmount,
+                                    logger: Logger) -> (json: String, clusterID: UInt64)? {
+        let client = PeerHTTPClient(group: group, tls: tls, dialTimeout: timeout, logger: logger)
+        defer { client.shutdown() }
+        for url in urls {
+            do {
+                let response = try client.request(url, method: .GET, path: PeerProtocol.membersPath, timeout: timeout).wait()
+                guard response.status == .ok,
+                    let header = response.head.headers.first(name: PeerProtocol.Header.clusterID),
+                    let clusterID = PeerProtocol.parseID(Substring(header))
+                else {
+                    logger.warning("failed to get cluster response", metadata: ["address": "\(url)", "status": "\(response.status.code)"])
+                    continue
+                }
+                return (response.bodyString, clusterID)
+            } catch {
+                logger.warning("failed to get cluster response", metadata: ["address": "\(url)", "error": "\(error)"])
             }
-            .flatMapError { _ in self.fetchMembers(urls: Array(urls.dropFirst()), timeout: timeout) }
+        }
+        return nil
     }
 
     /// `GET <url>/version` of a member: its `etcdserver` version, nil when it did not answer.

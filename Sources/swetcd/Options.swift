@@ -219,7 +219,7 @@ enum Flags {
         unsupported("discovery-proxy", .value, default: "", "discovery is not implemented; use --initial-cluster", "HTTP proxy to use for traffic to discovery service.")
         unsupported("discovery-srv", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "DNS domain used to bootstrap initial cluster.")
         unsupported("discovery-srv-name", .value, default: "", "DNS discovery is not implemented; use --initial-cluster", "Service name to query when using DNS discovery.")
-        warnOnly("strict-reconfig-check", default: "true", "membership changes are not implemented yet (member add/remove answer UNIMPLEMENTED)", "Reject reconfiguration requests that would cause quorum loss.")
+        bool("strict-reconfig-check", "Reject reconfiguration requests that would cause quorum loss.") { $0.config.strictReconfigCheck = $1 }
         bool("pre-vote", "Enable to run an additional Raft election phase.") { $0.config.preVote = $1 }
         string("auto-compaction-retention", "Auto compaction retention length. 0 means disable auto compaction.") { $0.autoCompactionRetention = $1 }
         p.add("auto-compaction-mode", .value, "Interpret 'auto-compaction-retention' one of: periodic|revision.") { (o: inout Options, v: String) throws(E) in

@@ -86,6 +86,14 @@ do {
 }
 
 let server = EtcdServer(config: options.config, logger: logger)
+// A member removed from the cluster stops and exits 0, as etcd does (off the event loops: stopping
+// waits for them).
+server.onRemovedFromCluster = {
+    DispatchQueue.global().async {
+        server.stop()
+        exit(0)
+    }
+}
 do {
     try server.start()
 } catch {

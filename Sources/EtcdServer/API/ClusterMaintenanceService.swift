@@ -1,20 +1,13 @@
 import EtcdProto
 import Transport
 
-/// `etcdserverpb.Cluster` (MemberList) and `etcdserverpb.Maintenance` (Status, Alarm, Defragment,
-/// Hash, HashKV, MoveLeader); the other methods answer UNIMPLEMENTED through the router until they exist.
+/// `etcdserverpb.Maintenance` (Status, Alarm, Defragment, Hash, HashKV, MoveLeader); Snapshot
+/// answers UNIMPLEMENTED through the router until it exists. (Cluster: `MemberService`.)
 struct ClusterMaintenanceService {
     let server: EtcdServerCore
 
     func register(_ router: inout GRPCRouter) {
         let server = self.server
-        ServiceSupport.unary(&router, "/etcdserverpb.Cluster/MemberList", MemberListRequest.self, answer: .bounded) { (_, _, done: @escaping @Sendable (Result<MemberListResponse, EtcdError>) -> Void) in
-            var response = MemberListResponse()
-            // etcd's cluster server fills cluster, member and term, not the revision.
-            response.header = server.header(revision: 0)
-            response.members = server.members()
-            done(.success(response))
-        }
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Alarm", AlarmRequest.self, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<AlarmResponse, EtcdError>) -> Void) in
             switch request.action {
             case .get?, nil:

@@ -25,6 +25,8 @@ public enum EtcdError: Error, Equatable, Sendable {
     case memberNotLearner
     case learnerNotReady
     case tooManyLearners
+    /// A learner answers only serializable reads and Status (etcd's interceptor).
+    case notSupportedForLearner
     case requestTooLarge
     case tooManyRequests
     case rootUserNotExist
@@ -98,6 +100,7 @@ public enum EtcdError: Error, Equatable, Sendable {
         case .memberNotLearner: return (.failedPrecondition, "etcdserver: can only promote a learner member")
         case .learnerNotReady: return (.failedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader")
         case .tooManyLearners: return (.failedPrecondition, "etcdserver: too many learner members in cluster")
+        case .notSupportedForLearner: return (.unavailable, "etcdserver: rpc not supported for learner")
         case .requestTooLarge: return (.invalidArgument, "etcdserver: request is too large")
         case .tooManyRequests: return (.resourceExhausted, "etcdserver: too many requests")
         case .rootUserNotExist: return (.failedPrecondition, "etcdserver: root user does not exist")

@@ -13,6 +13,9 @@ public struct ServerConfig: Sendable {
     public var electionTimeoutMilliseconds = 1000
     /// `--pre-vote` (etcd 3.5's default: on).
     public var preVote = true
+    /// `--strict-reconfig-check`: refuse membership changes that would leave fewer started
+    /// members than a quorum, or that a member not connected to all peers proposes.
+    public var strictReconfigCheck = true
     /// `--initial-election-tick-advance`: fast-forward the election ticks once peers are
     /// connected, so a fresh cluster elects sooner (etcd's `adjustTicks`).
     public var initialElectionTickAdvance = true

@@ -81,6 +81,9 @@ final class RaftNode: @unchecked Sendable {
     var timer: (any RaftLoopTimer)?
     /// Called on the raft thread after a batch that changed the membership was applied.
     var onMembershipApplied: ((Membership) -> Void)?
+    /// Called on the raft thread once a change that removed this member from the cluster was
+    /// applied (etcd stops the member then).
+    var onRemoved: (() -> Void)?
     /// Called on the raft thread when this member, as leader, applied the first entry of its term
     /// (it may act as leader: etcd's `notifyAboutFirstCommitInTerm`).
     var onLeading: (() -> Void)?
@@ -94,6 +97,7 @@ final class RaftNode: @unchecked Sendable {
     private let termAtomic = Atomic<UInt64>(0)
     private let leaderAtomic = Atomic<UInt64>(0)
     private let singletonLeaderAtomic = Atomic<Bool>(false)
+    private let learnerAtomic = Atomic<Bool>(false)
     private let stalledFlag = Atomic<Bool>(false)
     private let stallAttempts = Atomic<Int>(0)
     /// Proposals the raft thread holds (waiting for a leader, or in the log and not yet applied):
@@ -119,13 +123,14 @@ final class RaftNode: @unchecked Sendable {
         var unreachable: [UInt64] = []
         var snapshotReports: [(UInt64, SnapshotStatus)] = []
         var transfers: [LeaderTransfer] = []
+        var inspections: [@Sendable (Status?) -> Void] = []
         var campaign = false
         var advanceTicks = 0
         var stopping = false
 
         var isEmpty: Bool {
             proposals.isEmpty && messages.isEmpty && reads.isEmpty && unreachable.isEmpty && snapshotReports.isEmpty
-                && transfers.isEmpty && !campaign && advanceTicks == 0 && !stopping
+                && transfers.isEmpty && inspections.isEmpty && !campaign && advanceTicks == 0 && !stopping
         }
     }
 
@@ -195,6 +200,8 @@ final class RaftNode: @unchecked Sendable {
     /// (every write it acknowledged is applied before the acknowledgement).
     var isSingletonLeader: Bool { singletonLeaderAtomic.load(ordering: .relaxed) }
     var state: PublishedState { published.withLock { $0 } }
+    /// Whether this member is a learner in raft's configuration (no lock: asked on every call).
+    var isLearner: Bool { learnerAtomic.load(ordering: .relaxed) }
     /// True while applying to the backend fails: writes are refused.
     var isStalled: Bool { stalledFlag.load(ordering: .acquiring) }
     /// Proposals waiting for a leader or in the log and not yet applied.
@@ -261,6 +268,18 @@ final class RaftNode: @unchecked Sendable {
             inbox.transfers.append(LeaderTransfer(transferee: transferee, completion: completion))
             condition.signal()
         }
+    }
+
+    /// Hands raft's status (with the followers' progress when this member leads) to `body`, on
+    /// the raft thread: it must be quick. nil when the member is stopping.
+    func inspect(_ body: @escaping @Sendable (Status?) -> Void) {
+        let refused = condition.withLock { () -> Bool in
+            if inbox.stopping { return true }
+            inbox.inspections.append(body)
+            condition.signal()
+            return false
+        }
+        if refused { body(nil) }
     }
 
     /// Starts an election now (a one-member cluster at start-up).
@@ -361,6 +380,10 @@ final class RaftNode: @unchecked Sendable {
         for _ in 0..<taken.advanceTicks { rawNode.tick() }
         if taken.campaign { rawNode.campaign() }
         for transfer in taken.transfers { startTransfer(transfer, now: now) }
+        if !taken.inspections.isEmpty {
+            let status = rawNode.status
+            for inspect in taken.inspections { inspect(status) }
+        }
         let deadline = now + configuration.requestTimeoutNanoseconds
         if !taken.proposals.isEmpty {
             heldProposals.append(contentsOf: taken.proposals.map { ($0, deadline) })
@@ -505,6 +528,7 @@ final class RaftNode: @unchecked Sendable {
         for r in taken.reads { r.completion(.failure(.stopped)) }
         for r in reads.drain() { r.completion(.failure(.stopped)) }
         for t in transfers + taken.transfers { t.completion(.failure(.stopped)) }
+        for inspect in taken.inspections { inspect(nil) }
         stopped.signal()
     }
 
@@ -556,6 +580,7 @@ final class RaftNode: @unchecked Sendable {
             $0.confState = confState
             $0.isLearner = rawNode.isLearner
         }
+        learnerAtomic.store(rawNode.isLearner, ordering: .relaxed)
         proposeHeld()
     }
 
@@ -645,6 +670,7 @@ final class RaftNode: @unchecked Sendable {
         }
 
         var membershipChanged = false
+        var removedSelf = false
         var becameLeading = false
         var alarmsChanged = false
         var leasesTouched = false
@@ -666,7 +692,10 @@ final class RaftNode: @unchecked Sendable {
             case .confChangeV2, .undecodable:
                 break
             }
-            if case .success(.confChange(let cc, _)) = result { applyToRaft(cc) }
+            if case .success(.confChange(let cc, _)) = result {
+                applyToRaft(cc)
+                if cc.type == .removeNode && cc.nodeID == configuration.memberID { removedSelf = true }
+            }
         }
         if alarmsChanged {
             do { try applier.alarms.publish(from: store) } catch {
@@ -700,6 +729,7 @@ final class RaftNode: @unchecked Sendable {
         }
         maybeSnapshot()
         trimLog()
+        if removedSelf { onRemoved?() }
     }
 
     /// Entries raft keeps in memory are dropped earlier than etcd drops them (etcd keeps

@@ -26,6 +26,13 @@ public final class EtcdServer: @unchecked Sendable {
     private lazy var announcer = CapabilityAnnouncer(logger: logger)
     private var peers: PeerTransport?
     private var versionCheck: RepeatedTask?
+    /// Called (off the raft thread) once this member was removed from the cluster and has had a
+    /// moment to answer the request that removed it; the process is expected to stop the server
+    /// and exit, as etcd does. Set before `start()`.
+    public var onRemovedFromCluster: (@Sendable () -> Void)?
+
+    /// How long a removed member keeps serving before it stops (etcd's `stopWithDelay`).
+    static let removedStopDelay: TimeAmount = .seconds(1)
 
     /// The LMDB map is address space, not memory; it grows in place up to this before the
     /// backend reports it is full (the quota check answers long before).
@@ -67,7 +74,20 @@ public final class EtcdServer: @unchecked Sendable {
         let wal: WriteAheadLog
         let raftStorage: MemoryStorage
         var snapshotIndex: UInt64 = 0
-        if isNew {
+        /// The members of the cluster this member joins (`--initial-cluster-state existing`).
+        var joinedMembers: [MemberRecord]?
+        if isNew && !config.initialClusterStateNew {
+            let joined = try joinExistingCluster(dataDir: dataDir)
+            identity = joined.identity
+            joinedMembers = joined.members
+            // An empty log and no configuration: the leader sends what this member needs.
+            wal = try WriteAheadLog.create(directory: walDir, metadata: WALMetadata(nodeID: identity.memberID, clusterID: identity.clusterID).serializedBytes())
+            raftStorage = MemoryStorage()
+            logger.info("joining an existing cluster", metadata: [
+                "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
+                "members": "\(joined.members.map { hex($0.id) })",
+            ])
+        } else if isNew {
             // etcd's bootstrap of a new cluster: every initial member writes the same
             // configuration entries (term 1, index 1...N) and the same hard state, so their logs
             // agree before any message is sent.
@@ -122,6 +142,10 @@ public final class EtcdServer: @unchecked Sendable {
             hardState.commit = min(max(hardState.commit, applied, snapshotIndex), lastIndex)
             if hardState.term == 0 { hardState.term = max(contents.entries.last?.term ?? 1, 1) }
             raftStorage.setHardState(hardState)
+            if membership.current.removed.contains(identity.memberID) {
+                // etcd's peers answer such a member 410 Gone and it stops; its own log says so.
+                throw ClusterJoin.Failure(description: "the member has been permanently removed from the cluster")
+            }
             logger.info("restarting local member", metadata: [
                 "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
                 "commit-index": "\(hardState.commit)", "applied-index": "\(applied)",
@@ -177,7 +201,7 @@ public final class EtcdServer: @unchecked Sendable {
         var knownMembership = membership.current
         if isNew {
             knownMembership = Membership()
-            for member in initialMembers() { knownMembership.members[member.id] = member }
+            for member in joinedMembers ?? initialMembers() { knownMembership.members[member.id] = member }
         }
         let peers = try startPeers(bridge: bridge, membership: knownMembership, group: group, dataDir: dataDir)
         core.peers = peers
@@ -189,6 +213,19 @@ public final class EtcdServer: @unchecked Sendable {
             core?.decideClusterVersion()
         }
         raft.onLeading = { [weak core] in core?.decideClusterVersion() }
+        let removedGroup = group
+        raft.onRemoved = { [weak self, weak core] in
+            // etcd: the member stops after a moment (its last answers go out); a leader hands
+            // leadership to a remaining voter first.
+            self?.logger.warning("the member has been permanently removed from the cluster", metadata: [
+                "local-member-id": "\(hex(identity.memberID))",
+            ])
+            if let core, core.raft.leaderID == identity.memberID,
+               let transferee = core.membership.current.voterIDs.first(where: { $0 != identity.memberID }) {
+                core.raft.transferLeadership(to: transferee) { _ in }
+            }
+            removedGroup.next().scheduleTask(in: Self.removedStopDelay) { self?.onRemovedFromCluster?() }
+        }
         if let version = membership.current.clusterVersion { announcer.clusterVersionSet(version) }
         let checker = CorruptionChecker(core: core, peers: peers, membership: membership,
                                         timeout: .nanoseconds(raft.configuration.requestTimeoutNanoseconds), logger: logger)
@@ -223,12 +260,14 @@ public final class EtcdServer: @unchecked Sendable {
         KVService(server: core).register(&router)
         LeaseService(server: core, store: leaseStore).register(&router)
         ClusterMaintenanceService(server: core).register(&router)
+        MemberService(server: core).register(&router)
         WatchService(server: core, hub: watchHub).register(&router)
         HealthService(server: core).register(&router)
         DowngradeService.register(&router, server: core)
         let localClient = LocalClient(server: core, taps: watchHub.taps)
         LockService(client: localClient).register(&router)
         ElectionService(client: localClient).register(&router)
+        LearnerGuard.install(&router, raft: raft)
         router.metrics = core.metrics.grpcMetrics(for: router)
 
         let transport = TransportServer(
@@ -311,6 +350,25 @@ public final class EtcdServer: @unchecked Sendable {
     /// self-signed pair in `<data-dir>/fixtures/peer` with `--peer-auto-tls`, whose peers are
     /// then not verified, as etcd does).
     private func startPeers(bridge: PeerBridge, membership: Membership, group: MultiThreadedEventLoopGroup, dataDir: String) throws -> PeerTransport {
+        let (serverTLS, clientTLS) = try peerTLS(dataDir: dataDir)
+        let transport = PeerTransport(services: bridge, group: group, clientTLS: clientTLS, dialTimeout: peerDialTimeout,
+                                      localPeerURLs: config.initialAdvertisePeerURLs, logger: logger)
+        bridge.transport = transport
+        bridge.syncPeers(membership)
+        for url in config.listenPeerURLs {
+            _ = try transport.listen(url, tls: url.isTLS ? serverTLS : nil)
+            logger.info("serving peer traffic", metadata: ["address": "\(url)"])
+        }
+        return transport
+    }
+
+    /// etcd's peer dial timeout: 1 s plus an election timeout.
+    private var peerDialTimeout: TimeAmount {
+        .milliseconds(Int64(1000 + config.electionTicks * config.heartbeatIntervalMilliseconds))
+    }
+
+    /// The peer port's TLS contexts, server and client side, if any.
+    private func peerTLS(dataDir: String) throws -> (server: TLSContext?, client: TLSContext?) {
         var serverTLS: TLSContext?
         var clientTLS: TLSContext?
         if var tls = config.peerTLS {
@@ -327,17 +385,25 @@ public final class EtcdServer: @unchecked Sendable {
             serverTLS = try TLSContext(tls)
             clientTLS = try TLSContext(tls, role: .client(skipServerVerification: true))
         }
-        // etcd's peer dial timeout: 1 s plus an election timeout.
-        let dialTimeout = TimeAmount.milliseconds(Int64(1000 + config.electionTicks * config.heartbeatIntervalMilliseconds))
-        let transport = PeerTransport(services: bridge, group: group, clientTLS: clientTLS, dialTimeout: dialTimeout,
-                                      localPeerURLs: config.initialAdvertisePeerURLs, logger: logger)
-        bridge.transport = transport
-        bridge.syncPeers(membership)
-        for url in config.listenPeerURLs {
-            _ = try transport.listen(url, tls: url.isTLS ? serverTLS : nil)
-            logger.info("serving peer traffic", metadata: ["address": "\(url)"])
+        return (serverTLS, clientTLS)
+    }
+
+    /// etcd's `GetClusterFromRemotePeers` and `ValidateClusterAndAssignIDs`: asks the other
+    /// members of `--initial-cluster` for the cluster's members and takes this member's ID and
+    /// the cluster's from their answer.
+    private func joinExistingCluster(dataDir: String) throws -> (identity: ServerIdentity, members: [MemberRecord]) {
+        let local = initialMembers()
+        let remoteURLs = local.filter { $0.name != config.name }.flatMap(\.peerURLs)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let (_, clientTLS) = try peerTLS(dataDir: dataDir)
+        guard let answer = PeerTransport.fetchMembers(urls: remoteURLs, group: group, tls: clientTLS, timeout: peerDialTimeout, logger: logger),
+            let existing = try? JSONDecoder().decode([MemberRecord].self, from: Data(answer.json.utf8))
+        else {
+            throw ClusterJoin.Failure(description: "cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs")
         }
-        return transport
+        let id = try ClusterJoin.assignIDs(local: local, existing: existing, name: config.name, clusterID: answer.clusterID)
+        return (ServerIdentity(memberID: id, clusterID: answer.clusterID), existing)
     }
 
     /// The members of `--initial-cluster`, by name (a name may list several peer URLs), with the

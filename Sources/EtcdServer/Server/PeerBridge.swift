@@ -186,6 +186,19 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
         }
     }
 
+    func promoteMember(_ id: UInt64, _ done: @escaping @Sendable (PeerPromoteOutcome) -> Void) {
+        core.promoteMember(id) { result in
+            switch result {
+            case .success(let members): done(.promoted(membersJSON: "[" + members.map(\.json).joined(separator: ",") + "]"))
+            case .failure(.memberNotFound): done(.notFound)
+            case .failure(.memberNotLearner): done(.notLearner)
+            case .failure(.learnerNotReady): done(.learnerNotReady)
+            case .failure(.timeout), .failure(.timeoutDueToLeaderFail), .failure(.timeoutDueToConnectionLost): done(.timeout)
+            case .failure(let error): done(.failed(error.status.message))
+            }
+        }
+    }
+
     func snapshotReceived(_ message: Message, dbPath: String) -> PeerProcessOutcome {
         logger.info("received and saved database snapshot", metadata: [
             "remote-peer-id": "\(hex(message.from))", "snapshot-index": "\(message.snapshot.metadata.index)", "path": "\(dbPath)",

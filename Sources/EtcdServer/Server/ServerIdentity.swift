@@ -21,6 +21,12 @@ public struct ServerIdentity: Sendable, Equatable {
         return firstUInt64(Digest.sha1(bytes))
     }
 
+    /// The ID etcd gives a member added at run time (`membership.NewMember("", urls, "", &now)`):
+    /// as `memberID` with an empty token, followed by the time in Unix seconds, in decimal.
+    public static func addedMemberID(peerURLs: [String], unixSeconds: Int64) -> UInt64 {
+        memberID(peerURLs: peerURLs, clusterToken: "\(unixSeconds)")
+    }
+
     public static func clusterID(memberIDs: [UInt64]) -> UInt64 {
         var bytes: [UInt8] = []
         for id in memberIDs.sorted() {

@@ -154,6 +154,12 @@ public struct GRPCRouter: Sendable {
 
     public func handler(for path: String) -> GRPCMethodHandler? { methods[path] }
 
+    /// Replaces every registered handler with `transform(path, handler)` (an interceptor in front
+    /// of every method, as grpc-go's server interceptors are). Before the server starts.
+    public mutating func intercept(_ transform: (String, GRPCMethodHandler) -> GRPCMethodHandler) {
+        for (path, handler) in methods { methods[path] = transform(path, handler) }
+    }
+
     /// Every registered method's path and kind, in path order.
     public var registeredMethods: [(path: String, kind: GRPCMethodKind)] {
         methods.map { ($0.key, $0.value.kind) }.sorted { $0.path < $1.path }
