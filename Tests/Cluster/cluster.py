@@ -112,6 +112,10 @@ class Member:
         self.member_id: Optional[int] = None
         self.paused = False
         self.expected_down = False          # killed on purpose (so an exit is no crash)
+        # How the member starts: "new" with the cluster's --initial-cluster, or "existing" with
+        # the --initial-cluster `member add` printed for it.
+        self.cluster_state = "new"
+        self.initial_cluster: Optional[str] = None
         self._channel = None
         self._log = None
 
@@ -207,8 +211,8 @@ class Cluster:
              "--listen-client-urls", m.client_url, "--advertise-client-urls", m.client_url,
              "--listen-peer-urls", f"http://127.0.0.1:{m.peer_port}",
              "--initial-advertise-peer-urls", f"http://127.0.0.1:{m.advertised_peer_port}",
-             "--initial-cluster", self.initial_cluster(), "--initial-cluster-token", self.token,
-             "--initial-cluster-state", "new",
+             "--initial-cluster", m.initial_cluster or self.initial_cluster(), "--initial-cluster-token", self.token,
+             "--initial-cluster-state", m.cluster_state,
              "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms)]
         if self.snapshot_count is not None:
             a += ["--snapshot-count", str(self.snapshot_count)]
@@ -233,6 +237,31 @@ class Cluster:
         self._tell_proxy()
         m.paused = False
         m.expected_down = False
+
+    def new_member(self, name: str) -> Member:
+        """A member that is not in the cluster yet (for `member add`): its ports (and its proxy
+        port), not started. Start it with `--initial-cluster-state existing` once added."""
+        with self._lifecycle:
+            m = Member(name, self.workdir)
+            if self.proxy:
+                m.advertised_peer_port = self.proxy.add(m.name, m.peer_port)
+            m.cluster_state = "existing"
+            self.members.append(m)
+            return m
+
+    def forget(self, m: Member):
+        """Stops tracking a member removed from the cluster (it stops itself; killed if not)."""
+        with self._lifecycle:
+            if m.alive():
+                self._kill(m, signal.SIGKILL)
+            self._drop_channel(m)
+            if m._log:
+                m._log.close()
+                m._log = None
+            self.members.remove(m)
+
+    def peer_url(self, m: Member) -> str:
+        return f"http://127.0.0.1:{m.advertised_peer_port}"
 
     def start(self, timeout: float = 60):
         try:
@@ -434,8 +463,8 @@ class Cluster:
         pb = stubs.load().rpc_pb2
         return m.maintenance().HashKV(pb.HashKVRequest(revision=revision), timeout=timeout)
 
-    def etcdctl(self, *args, timeout: float = 30) -> subprocess.CompletedProcess:
-        endpoints = ",".join(m.client_url for m in self.members)
+    def etcdctl(self, *args, timeout: float = 30, members=None) -> subprocess.CompletedProcess:
+        endpoints = ",".join(m.client_url for m in (members or self.members))
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL")}
         return subprocess.run([ETCDCTL, "--endpoints", endpoints, "--dial-timeout", "3s",
                                "--command-timeout", "10s", *args],
