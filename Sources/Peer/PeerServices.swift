@@ -14,6 +14,10 @@ public protocol PeerServices: AnyObject, Sendable {
     /// Whether `id` was removed from the cluster (its streams get 410 Gone).
     func isRemoved(_ id: UInt64) -> Bool
 
+    /// A peer answered 410 Gone: this member was removed from the cluster (it stops, as etcd's
+    /// member does on `errMemberRemoved`). May be called many times.
+    func removedFromCluster(by remote: UInt64)
+
     /// The sender of a message could not be reached (raft slows down towards it).
     func reportUnreachable(_ id: UInt64)
 

@@ -237,9 +237,8 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
                 reader.established()
                 context.peerActivated(reader.remoteID)
             case .gone:
-                context.logger.error("the remote member says this member was removed from the cluster", metadata: [
-                    "remote-peer-id": "\(PeerProtocol.idString(reader.remoteID))",
-                ])
+                // etcd's `errMemberRemoved`: the member stops (once, however many streams hear it).
+                context.services.removedFromCluster(by: reader.remoteID)
                 reader.refused()
                 ctx.close(promise: nil)
             case .preconditionFailed:

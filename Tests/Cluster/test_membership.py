@@ -185,6 +185,24 @@ def test_replace_a_member_on_a_new_data_dir():
         check_all_members_agree(c, {})
 
 
+def test_removing_the_leader_hands_leadership_over_first():
+    """The leader removed through itself transfers leadership before it stops (1 s after the
+    answer, as etcd's member does): the others lead at once, not after an election timeout
+    that starts only when the old leader falls silent."""
+    with clusterlib.Cluster(SWETCD, size=3, token="rmleader") as c:
+        leader = c.leader()
+        others = [m for m in c.members if m is not leader]
+        unless_unhealthy(c, "member remove", "member", "remove", f"{leader.member_id:x}", members=[leader])
+        answered = time.monotonic()
+        new = c.leader(members=others, timeout=30)
+        assert time.monotonic() - answered < 1.0, "no leader among the others before the removed leader stopped"
+        leader.proc.wait(timeout=30)
+        assert leader.proc.returncode == 0 and REMOVED_LINE in leader.log_tail(20000)
+        c.forget(leader)
+        new.kv().Put(pb().PutRequest(key=b"after", value=b"removal"), timeout=5)
+        check_all_members_agree(c, {})
+
+
 def test_learner_refuses_writes_and_is_promoted_once_in_sync():
     with clusterlib.Cluster(SWETCD, size=3, token="learner") as c:
         for i in range(50):

@@ -43,6 +43,17 @@ final class FakeServices: PeerServices, @unchecked Sendable {
     }
     func downgradeEnabled(_ done: @escaping @Sendable (Result<Bool, PeerServiceError>) -> Void) { done(.success(false)) }
     func snapshotReceived(_ message: Message, dbPath: String) -> PeerProcessOutcome { process(message) }
+    let removedBy = Mutex<[UInt64]>([])
+    func removedFromCluster(by remote: UInt64) { removedBy.withLock { $0.append(remote) } }
+    /// 5 is a learner in sync, 6 a voter, 7 a learner behind; anything else is unknown.
+    func promoteMember(_ id: UInt64, _ done: @escaping @Sendable (PeerPromoteOutcome) -> Void) {
+        switch id {
+        case 5: done(.promoted(membersJSON: "[{\"id\":5,\"peerURLs\":[\"http://127.0.0.1:23805\"]}]"))
+        case 6: done(.notLearner)
+        case 7: done(.learnerNotReady)
+        default: done(.notFound)
+        }
+    }
 }
 
 /// etcd's peer endpoints on one connection (an `EmbeddedChannel` with NIOHTTP1's server codec),
@@ -137,6 +148,34 @@ final class FakeServices: PeerServices, @unchecked Sendable {
         #expect(wrongTo.hasPrefix("HTTP/1.1 412") && wrongTo.hasSuffix("to field mismatch\n"))
         // The version and cluster ID headers are on refusals too.
         #expect(wrongTo.contains("X-Server-Version: 3.5.16"))
+    }
+
+    /// etcd's `peerMemberPromoteHandler`: POST only, the ID in decimal, the members as JSON, and
+    /// membership's errors as 404/412 text that etcd's `promoteMemberHTTP` looks for.
+    @Test func promotionsAreAnsweredAsEtcdsPromoteHandlerAnswers() throws {
+        func answer(_ method: String, _ id: String) throws -> String {
+            let f = try Fixture()
+            try f.request("""
+                \(method) /members/promote/\(id) HTTP/1.1
+                Host: x
+                Content-Length: 0
+
+                """)
+            return try f.response()
+        }
+        let ok = try answer("POST", "5")
+        #expect(ok.hasPrefix("HTTP/1.1 200 OK") && ok.contains("Content-Type: application/json"))
+        #expect(ok.hasSuffix("[{\"id\":5,\"peerURLs\":[\"http://127.0.0.1:23805\"]}]\n"))
+        let voter = try answer("POST", "6")
+        #expect(voter.hasPrefix("HTTP/1.1 412") && voter.hasSuffix("membership: can only promote a learner member\n"))
+        let behind = try answer("POST", "7")
+        #expect(behind.hasPrefix("HTTP/1.1 412") && behind.hasSuffix("etcdserver: can only promote a learner member which is in sync with leader\n"))
+        let unknown = try answer("POST", "8")
+        #expect(unknown.hasPrefix("HTTP/1.1 404") && unknown.hasSuffix("membership: ID not found\n"))
+        let notDecimal = try answer("POST", "5a")
+        #expect(notDecimal.hasPrefix("HTTP/1.1 404") && notDecimal.hasSuffix("member 5a not found in cluster\n"))
+        let get = try answer("GET", "5")
+        #expect(get.hasPrefix("HTTP/1.1 405") && get.contains("Allow: POST"))
     }
 
     @Test func aWrongClusterIDIsA412() throws {

@@ -213,19 +213,8 @@ public final class EtcdServer: @unchecked Sendable {
             core?.decideClusterVersion()
         }
         raft.onLeading = { [weak core] in core?.decideClusterVersion() }
-        let removedGroup = group
-        raft.onRemoved = { [weak self, weak core] in
-            // etcd: the member stops after a moment (its last answers go out); a leader hands
-            // leadership to a remaining voter first.
-            self?.logger.warning("the member has been permanently removed from the cluster", metadata: [
-                "local-member-id": "\(hex(identity.memberID))",
-            ])
-            if let core, core.raft.leaderID == identity.memberID,
-               let transferee = core.membership.current.voterIDs.first(where: { $0 != identity.memberID }) {
-                core.raft.transferLeadership(to: transferee) { _ in }
-            }
-            removedGroup.next().scheduleTask(in: Self.removedStopDelay) { self?.onRemovedFromCluster?() }
-        }
+        raft.onRemoved = { [weak self] in self?.removedFromCluster(reason: "applied its own removal") }
+        bridge.onRemoved = { [weak self] remote in self?.removedFromCluster(reason: "peer \(hex(remote)) answered 410 Gone") }
         if let version = membership.current.clusterVersion { announcer.clusterVersionSet(version) }
         let checker = CorruptionChecker(core: core, peers: peers, membership: membership,
                                         timeout: .nanoseconds(raft.configuration.requestTimeoutNanoseconds), logger: logger)
@@ -321,6 +310,23 @@ public final class EtcdServer: @unchecked Sendable {
         ])
         let startupMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - startedAt.uptimeNanoseconds) / 1e6
         logger.info("ready to serve client requests", metadata: ["startup-ms": "\(Int(startupMilliseconds))"])
+    }
+
+    private let removed = Atomic<Bool>(false)
+
+    /// This member was removed from the cluster (it applied the change, or a peer says so): it
+    /// logs etcd's line and stops after a moment, so that its last answers go out; a leader hands
+    /// leadership to a remaining voter first. Once; any thread.
+    private func removedFromCluster(reason: String) {
+        guard !removed.exchange(true, ordering: .relaxed), let core, let group else { return }
+        logger.warning("the member has been permanently removed from the cluster", metadata: [
+            "local-member-id": "\(hex(core.identity.memberID))", "reason": "\(reason)",
+        ])
+        if core.raft.leaderID == core.identity.memberID,
+           let transferee = core.membership.current.voterIDs.first(where: { $0 != core.identity.memberID }) {
+            core.raft.transferLeadership(to: transferee) { _ in }
+        }
+        group.next().scheduleTask(in: Self.removedStopDelay) { [weak self] in self?.onRemovedFromCluster?() }
     }
 
     /// Stops listening, finishes the batch in progress, and closes storage.

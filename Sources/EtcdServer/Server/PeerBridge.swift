@@ -19,6 +19,8 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
     let snapshotDirectory: String
     /// Set once, before the transport starts.
     var transport: PeerTransport!
+    /// What to do when a peer says this member was removed. Set once, before the transport starts.
+    var onRemoved: (@Sendable (_ by: UInt64) -> Void)?
     private let logger: Logger
 
     init(core: EtcdServerCore, snapshotDirectory: String, logger: Logger) {
@@ -126,6 +128,8 @@ final class PeerBridge: PeerServices, RaftMessageSender, @unchecked Sendable {
     }
 
     func isRemoved(_ id: UInt64) -> Bool { core.membership.current.removed.contains(id) }
+
+    func removedFromCluster(by remote: UInt64) { onRemoved?(remote) }
 
     func reportUnreachable(_ id: UInt64) { core.raft.reportUnreachable(id) }
 
