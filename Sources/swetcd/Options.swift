@@ -357,7 +357,7 @@ enum Flags {
         }
         unsupported("experimental-max-learners", .value, default: "1", "learners are not implemented yet", "Sets the maximum number of learners that can be available in the cluster membership.")
         bool("experimental-stop-grpc-service-on-defrag", "Enable etcd gRPC service to stop serving client requests on defragmentation.") { $0.config.stopGRPCServiceOnDefrag = $1 }
-        unsupported("force-new-cluster", .boolean, default: "false", "forcing a new cluster is not implemented yet", "Force to create a new one member cluster.")
+        bool("force-new-cluster", "Force to create a new one member cluster.") { $0.config.forceNewCluster = $1 }
         bool("unsafe-no-fsync", "Disables fsync, unsafe, will cause data loss.") { $0.config.unsafeNoFsync = $1 }
         unsupported("raft-read-timeout", .value, default: "5s", "peer connections use etcd's fixed 5 s", "Read timeout set on each rafthttp connection")
         unsupported("raft-write-timeout", .value, default: "5s", "peer connections use etcd's fixed 5 s", "Write timeout set on each rafthttp connection")

@@ -116,6 +116,7 @@ class Member:
         # the --initial-cluster `member add` printed for it.
         self.cluster_state = "new"
         self.initial_cluster: Optional[str] = None
+        self.extra_args: List[str] = []     # this member's own flags (after the cluster's)
         self._channel = None
         self._log = None
 
@@ -216,7 +217,7 @@ class Cluster:
              "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms)]
         if self.snapshot_count is not None:
             a += ["--snapshot-count", str(self.snapshot_count)]
-        return a + self.extra_args
+        return a + self.extra_args + m.extra_args
 
     def start_member(self, m: Member):
         with self._lifecycle:

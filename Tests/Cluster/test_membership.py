@@ -8,6 +8,7 @@ Every wait is on something observable (an etcdctl answer, a member's Status, a p
 """
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -203,6 +204,40 @@ def test_removing_the_leader_hands_leadership_over_first():
         check_all_members_agree(c, {})
 
 
+def test_force_new_cluster_from_the_survivor_of_a_lost_majority():
+    """Two of three members lose their data dirs: the survivor restarted with
+    --force-new-cluster serves everything it had as a one-member cluster, and a new member can
+    then be added back."""
+    with clusterlib.Cluster(SWETCD, size=3, token="force") as c:
+        acked = {}
+        for i in range(30):
+            r = c.leader().kv().Put(pb().PutRequest(key=f"w/{i:06d}".encode(), value=f"v{i}".encode()), timeout=5)
+            acked[f"w/{i:06d}".encode()] = (f"v{i}".encode(), r.header.revision)
+        c.wait_converged()
+        survivor, lost = c.members[0], c.members[1:]
+        for m in c.members:
+            c.kill(m)
+        for m in lost:
+            shutil.rmtree(m.data_dir)
+            c.forget(m)
+        survivor.extra_args = ["--force-new-cluster"]
+        c.start_member(survivor)
+        c.wait_ready(timeout=60)
+        assert "forcing restart member" in survivor.log_tail(20000)
+        listed = member_list(c)
+        assert [x["name"] for x in listed] == [survivor.name]
+        survivor.kv().Put(pb().PutRequest(key=b"after", value=b"force"), timeout=5)
+        # A restart without the flag keeps the one-member cluster.
+        survivor.extra_args = []
+        c.restart(survivor)
+        c.wait_ready(timeout=60)
+        assert len(member_list(c)) == 1
+        m = add_member(c, "back")
+        wait_started(c, m)
+        c.wait_ready()
+        check_all_members_agree(c, acked)
+
+
 def test_learner_refuses_writes_and_is_promoted_once_in_sync():
     with clusterlib.Cluster(SWETCD, size=3, token="learner") as c:
         for i in range(50):
@@ -260,7 +295,9 @@ def refusal_transcript(binary):
             ("member", "promote", "1234"),                                    # unknown ID
             ("member", "add", "l1", f"--peer-urls={url}", "--learner"),       # a learner, not started
             ("member", "add", "l2", f"--peer-urls={c.peer_url(spare2)}", "--learner"),   # too many learners
-            ("member", "add", "l3", f"--peer-urls={url}"),                    # URL in use (the learner's)
+            # URL in use (the learner's; with a second URL, so that the ID differs from the
+            # learner's even within the same second: etcd's IDs hash the URLs and the time)
+            ("member", "add", "l3", f"--peer-urls={url},{c.peer_url(spare2)}"),
             ("member", "promote", "LEARNER"),                                 # not in sync
             ("member", "update", me_hex, f"--peer-urls={url}"),               # URL in use
         ]

@@ -124,15 +124,16 @@ import Testing
         #expect(checks.compactHashCheckEnabled && checks.compactHashCheckMilliseconds == 120_000)
         #expect(refusal(["--experimental-compact-hash-check-time", "soon"]) != nil)
         // Not implemented: etcd's defaults pass, anything else is refused with the reason.
-        #expect(refusal(["--force-new-cluster=false", "--raft-read-timeout", "5s", "--experimental-max-learners", "1"]) == nil)
-        for flag in [["--force-new-cluster"], ["--raft-write-timeout", "1s"], ["--experimental-max-learners", "2"]] {
+        #expect(refusal(["--raft-read-timeout", "5s", "--experimental-max-learners", "1"]) == nil)
+        for flag in [["--raft-write-timeout", "1s"], ["--experimental-max-learners", "2"]] {
             #expect(refusal(flag)?.contains("is not supported by swetcd") == true, "\(flag)")
         }
         // Read by etcd only when another feature is on: checked, as etcd checks them.
         #expect(refusal(["--experimental-downgrade-check-time", "5s"]) == nil)
         #expect(refusal(["--experimental-downgrade-check-time", "soon"]) != nil)
-        // In etcd's sample configuration: a warning, not a refusal.
-        #expect(try parse(["--strict-reconfig-check=false"]).startupWarnings.count == 1)
+        let reconfig = try parse(["--strict-reconfig-check=false", "--force-new-cluster"])
+        #expect(reconfig.startupWarnings.isEmpty && !reconfig.config.strictReconfigCheck && reconfig.config.forceNewCluster)
+        #expect(try parse([]).config.strictReconfigCheck && !(try parse([]).config.forceNewCluster))
     }
 
     @Test func autoCompactionReadsItsRetentionAsEtcdDoes() throws {
@@ -196,8 +197,8 @@ import Testing
         #expect(options.config.listenClientURLs.count == 2)
         #expect(options.startupWarnings == [
             "--enable-v2=true has no effect in swetcd: the v2 API is not served",
-            "--strict-reconfig-check=false has no effect in swetcd: membership changes are not implemented yet (member add/remove answer UNIMPLEMENTED)",
         ])
+        #expect(!options.config.strictReconfigCheck)
         #expect(options.config.autoCompaction?.mode == .periodic(retentionNanoseconds: 3_600_000_000_000))
         #expect(options.config.clientTLS?.clientCertAuth == true && options.config.peerAutoTLS)
         #expect(options.config.initialCluster.map(\.name) == ["infra1"])

@@ -71,6 +71,9 @@ public struct ServerConfig: Sendable {
     public var stopGRPCServiceOnDefrag = false
     /// `--unsafe-no-fsync`: the WAL and the backend are never fsynced (data loss on power loss).
     public var unsafeNoFsync = false
+    /// `--force-new-cluster`: a member with data restarts as the only member of its cluster
+    /// (`ForceNewCluster`). Ignored when there is no data yet, as in etcd.
+    public var forceNewCluster = false
 
     public init() {}
 

@@ -129,18 +129,41 @@ public final class EtcdServer: @unchecked Sendable {
                 try adoptSingleMemberDataDir(store: store, membership: membership, memberID: identity.memberID)
                 confState = membership.current.confState
             }
-            raftStorage = MemoryStorage(confState: confState)
-            if let snapshot {
-                try raftStorage.applySnapshot(Snapshot(data: [], metadata: SnapshotMetadata(
-                    confState: confState, index: snapshot.metadata.index, term: snapshot.metadata.term)))
-                snapshotIndex = snapshot.metadata.index
+            func storage(_ entries: [Entry]) throws -> MemoryStorage {
+                let storage = MemoryStorage(confState: confState)
+                if let snapshot {
+                    try storage.applySnapshot(Snapshot(data: [], metadata: SnapshotMetadata(
+                        confState: confState, index: snapshot.metadata.index, term: snapshot.metadata.term)))
+                }
+                storage.append(entries)
+                return storage
             }
-            raftStorage.append(contents.entries)
+            snapshotIndex = snapshot?.metadata.index ?? 0
+            var restored = try storage(contents.entries)
             var hardState = contents.hardState
             // The commit index is written without fsync; what the store applied was committed.
-            let lastIndex = raftStorage.lastIndex().rawValue
+            let lastIndex = restored.lastIndex().rawValue
             hardState.commit = min(max(hardState.commit, applied, snapshotIndex), lastIndex)
             if hardState.term == 0 { hardState.term = max(contents.entries.last?.term ?? 1, 1) }
+            if config.forceNewCluster {
+                let kept = contents.entries.filter { $0.index <= hardState.commit }
+                let ids = ForceNewCluster.memberIDs(applied: membership.current, committedEntries: kept.filter { $0.index > applied })
+                let me = MemberRecord(id: identity.memberID, peerURLs: config.initialAdvertisePeerURLs.sorted(), name: config.name)
+                let added = ForceNewCluster.entries(memberIDs: ids, selfMember: me, term: hardState.term, commit: hardState.commit)
+                logger.warning("forcing restart member", metadata: [
+                    "local-member-id": "\(hex(identity.memberID))", "cluster-id": "\(hex(identity.clusterID))",
+                    "commit-index": "\(hardState.commit)", "discarded-uncommitted-entries": "\(contents.entries.count - kept.count)",
+                    "removed-member-ids": "\(ids.filter { $0 != identity.memberID }.map(hex))",
+                ])
+                if let last = added.last {
+                    // In the WAL first (it replaces the discarded tail), committed.
+                    hardState.commit = last.index
+                    try wal.append(entries: added, hardState: hardState)
+                    if !config.unsafeNoFsync { try wal.sync() }
+                }
+                restored = try storage(kept + added)
+            }
+            raftStorage = restored
             raftStorage.setHardState(hardState)
             if membership.current.removed.contains(identity.memberID) {
                 // etcd's peers answer such a member 410 Gone and it stops; its own log says so.
