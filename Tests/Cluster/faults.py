@@ -13,6 +13,12 @@ before a quiet pause and the next one:
   partition       blackhole one random member's peer traffic for a few seconds, then heal
   lagging_follower  kill -9 a follower and keep it down until the others' raft log has moved
                   past what the leader keeps after a snapshot, so it catches up from a snapshot
+  replace_member  remove a follower (it stops itself) and add a new member on an empty data dir,
+                  which joins with --initial-cluster-state existing; by the seed, the leader is
+                  killed between the add and the new member's start, or the new member starts
+                  partitioned
+  promote_learner add a learner, start it, promote it once in sync (by the seed, killing the
+                  leader while the promotion is in flight), then remove an old follower
 
 The faults come in shuffled rounds of all kinds, so every kind is exercised. Afterwards:
 
@@ -65,7 +71,8 @@ class Config:
     heartbeat_ms: int = 50
     election_ms: int = 500
     snapshot_count: Optional[int] = 1000
-    faults: tuple = ("kill_leader", "kill_follower", "pause_leader", "partition", "lagging_follower")
+    faults: tuple = ("kill_leader", "kill_follower", "pause_leader", "partition", "lagging_follower",
+                     "replace_member", "promote_learner")
     keep_workdir_on_failure: bool = True
     keep_workdir: bool = False       # FAULT_KEEP=1: keep data dirs, logs and history.txt always
 
@@ -416,6 +423,120 @@ class Nemesis(threading.Thread):
         entry["new_leader_s"], entry["new_leader"] = (round(new, 4) if new else None), who
         self.stop_event.wait(max(0.0, t0 + pause - _now()))
         self.c.resume(leader)
+
+    # -- membership changes ---------------------------------------------------------------------
+    def _cluster_call(self, method: str, request, done_if=(), timeout: float = 60):
+        """A Cluster call through any member that answers. Retried while etcd's checks refuse for
+        now (UNAVAILABLE: unhealthy cluster, no leader, timed out; a change still pending) and
+        when the call's outcome is unknown; an error whose message is one of `done_if` means an
+        earlier attempt took effect. Returns the response, or None for such an error."""
+        deadline = _now() + timeout
+        last = None
+        while _now() < deadline:
+            for m in list(self.c.members):
+                if not m.alive() or m.paused:
+                    continue
+                try:
+                    stub = stubs.load().rpc_pb2_grpc.ClusterStub(m.channel())
+                    return getattr(stub, method)(request, timeout=5)
+                except grpc.RpcError as e:
+                    last = f"{e.code().name} {e.details()}"
+                    if e.details() in done_if:
+                        return None
+            time.sleep(0.2)
+        raise RuntimeError(f"{method} did not succeed within {timeout}s: {last}")
+
+    def _add_member(self, learner: bool) -> clusterlib.Member:
+        pb = stubs.load().rpc_pb2
+        self.added = getattr(self, "added", 0) + 1
+        m = self.c.new_member(f"n{self.added}")
+        url = self.c.peer_url(m)
+        resp = self._cluster_call("MemberAdd", pb.MemberAddRequest(peerURLs=[url], isLearner=learner),
+                                  done_if=("etcdserver: Peer URLs already exists",))
+        members = resp.members if resp else self._cluster_call("MemberList", pb.MemberListRequest()).members
+        me = next(x for x in members if url in x.peerURLs)
+        m.member_id = me.ID
+        m.initial_cluster = ",".join(f"{m.name if x.ID == me.ID else x.name}={u}" for x in members for u in x.peerURLs)
+        return m
+
+    def _remove_member(self, m: clusterlib.Member):
+        pb = stubs.load().rpc_pb2
+        self._cluster_call("MemberRemove", pb.MemberRemoveRequest(ID=m.member_id), done_if=("etcdserver: member not found",))
+        # It stops itself once it applied its removal (or a peer answered it 410 Gone).
+        if m.alive():
+            try:
+                m.proc.wait(timeout=30)
+            except Exception:
+                pass
+        self.c.forget(m)
+
+    def replace_member(self, entry):
+        victim = self.rng.choice(self.c.followers())
+        variant = self.rng.choice(["plain", "kill_leader_after_add", "partition_new_member"])
+        entry.update(member=victim.name, variant=variant)
+        self._remove_member(victim)
+        new = self._add_member(learner=False)
+        entry["new_member"] = new.name
+        if variant == "kill_leader_after_add":
+            # Two voters of three run: killing one loses the quorum until the new member joins
+            # or the leader is back.
+            leader = self.c.leader()
+            entry["killed"] = leader.name
+            self.c.kill(leader)
+            self.c.start_member(new)
+            self._delay(0.5, 2.0)
+            self.c.start_member(leader)
+        elif variant == "partition_new_member":
+            self.c.partition(new)
+            self.c.start_member(new)
+            self._delay(1.0, 3.0)
+            self.c.heal(new)
+            if not new.alive():
+                # A member that cannot reach any peer cannot learn the cluster and exits, as etcd's does.
+                new.proc.wait(timeout=30)
+                assert "cannot fetch cluster info" in new.log_tail(), new.log_tail()
+                entry["restarted_after_failed_join"] = True
+                self.c.start_member(new)
+        else:
+            self.c.start_member(new)
+
+    def promote_learner(self, entry):
+        pb = stubs.load().rpc_pb2
+        learner = self._add_member(learner=True)
+        entry["new_member"] = learner.name
+        self.c.start_member(learner)
+        kill = self.rng.random() < 0.5
+        entry["kill_leader_during_promote"] = kill
+        deadline = _now() + 60
+        while True:
+            if kill:
+                # The promotion goes in while the leader dies: its outcome is unknown to us.
+                leader = self.c.leader()
+                stub = stubs.load().rpc_pb2_grpc.ClusterStub(leader.channel())
+                future = stub.MemberPromote.future(pb.MemberPromoteRequest(ID=learner.member_id), timeout=5)
+                self.c.kill(leader)
+                try:
+                    future.result()
+                except grpc.RpcError:
+                    pass
+                self._delay(0.2, 1.0)
+                self.c.start_member(leader)
+                kill = False
+                continue
+            try:
+                self._cluster_call("MemberPromote", pb.MemberPromoteRequest(ID=learner.member_id),
+                                   done_if=("etcdserver: can only promote a learner member",), timeout=5)
+            except RuntimeError:
+                pass
+            listed = self._cluster_call("MemberList", pb.MemberListRequest()).members
+            if not next(x for x in listed if x.ID == learner.member_id).isLearner:
+                break
+            if _now() > deadline:
+                raise RuntimeError(f"{learner.name} was not promoted within 60 s")
+        # Back to three voters.
+        old = self.rng.choice([m for m in self.c.followers() if m is not learner])
+        entry["removed"] = old.name
+        self._remove_member(old)
 
     def partition(self, entry):
         m = self.rng.choice(self.c.members)
