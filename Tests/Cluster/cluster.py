@@ -117,6 +117,7 @@ class Member:
         self.cluster_state = "new"
         self.initial_cluster: Optional[str] = None
         self.extra_args: List[str] = []     # this member's own flags (after the cluster's)
+        self.binary: Optional[str] = None   # another binary than the cluster's (mixed clusters)
         self._channel = None
         self._log = None
 
@@ -208,7 +209,7 @@ class Cluster:
         return ",".join(f"{m.name}=http://127.0.0.1:{m.advertised_peer_port}" for m in self.members)
 
     def args(self, m: Member) -> List[str]:
-        a = [self.binary, "--name", m.name, "--data-dir", m.data_dir,
+        a = [m.binary or self.binary, "--name", m.name, "--data-dir", m.data_dir,
              "--listen-client-urls", m.client_url, "--advertise-client-urls", m.client_url,
              "--listen-peer-urls", f"http://127.0.0.1:{m.peer_port}",
              "--initial-advertise-peer-urls", f"http://127.0.0.1:{m.advertised_peer_port}",

@@ -53,11 +53,12 @@ def member_list(c, members=None):
     return json.loads(out.stdout).get("members", [])
 
 
-def add_member(c, name, learner=False):
+def add_member(c, name, learner=False, binary=None):
     """`member add` (retried while etcd's strict check answers "unhealthy cluster": a member
     must have been connected to every voter for 5 s), then starts the new member with the
     values etcdctl printed. Returns the member."""
     m = c.new_member(name)
+    m.binary = binary
     args = ["member", "add", name, f"--peer-urls={c.peer_url(m)}"] + (["--learner"] if learner else [])
 
     out = unless_unhealthy(c, f"member add {name}", *args, members=[x for x in c.members if x is not m])
@@ -274,6 +275,33 @@ def test_learner_refuses_writes_and_is_promoted_once_in_sync():
         assert not listed["l1"].get("isLearner")
         learner.kv().Put(pb().PutRequest(key=b"after", value=b"promotion"), timeout=5)
         check_all_members_agree(c, {})
+
+
+# --- mixed clusters ------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not os.access(clusterlib.ETCD, os.X_OK), reason="no reference etcd 3.5.16")
+@pytest.mark.parametrize("cluster_binary,joiner", [("swetcd", "etcd"), ("etcd", "swetcd")],
+                         ids=["etcd-joins-swetcd", "swetcd-joins-etcd"])
+def test_the_other_kind_joins_and_replaces_a_member(cluster_binary, joiner):
+    """An etcd 3.5.16 member added to a swetcd cluster (and a swetcd member added to an etcd
+    cluster) joins with --initial-cluster-state existing, receives the log, serves the data, and
+    a member of the first kind can then be removed: one log, two implementations."""
+    binaries = {"swetcd": SWETCD, "etcd": clusterlib.ETCD}
+    with clusterlib.Cluster(binaries[cluster_binary], size=3, token="mixed-join") as c:
+        acked = {}
+        for i in range(30):
+            r = c.leader().kv().Put(pb().PutRequest(key=f"w/{i:06d}".encode(), value=f"v{i}".encode()), timeout=5)
+            acked[f"w/{i:06d}".encode()] = (f"v{i}".encode(), r.header.revision)
+        m = add_member(c, "joiner", binary=binaries[joiner])
+        wait_started(c, m)
+        c.wait_ready()
+        r = m.kv().Range(pb().RangeRequest(key=b"w/", range_end=b"w0"), timeout=5)
+        assert r.count == 30
+        old = c.followers()[0] if c.followers()[0] is not m else c.followers()[1]
+        remove_member(c, old, via=[x for x in c.members if x is not old])
+        c.forget(old)
+        m.kv().Put(pb().PutRequest(key=b"after", value=b"mixed"), timeout=5)
+        check_all_members_agree(c, acked)
 
 
 # --- etcd's refusals, against a real etcd 3.5.16 ---------------------------------------------
