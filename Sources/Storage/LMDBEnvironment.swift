@@ -326,10 +326,14 @@ public final class LMDBEnvironment: @unchecked Sendable {
             var envStat = MDB_stat()
             rc = mdb_env_stat(env, &envStat)
             guard rc == MDB_SUCCESS else { throw .from(rc, "mdb_env_stat") }
+            let used = (Int(info.me_last_pgno) + 1) * Int(envStat.ms_psize)
+            // The file can lag the last page by a page while the pages a commit wrote are being
+            // flushed (it is extended by those writes): its size once written, never less than
+            // what is in use (etcd's size is never below its size in use).
             return LMDBSizes(
                 mapBytes: Int(info.me_mapsize),
-                usedBytes: (Int(info.me_last_pgno) + 1) * Int(envStat.ms_psize),
-                fileBytes: try fileBytesLocked(),
+                usedBytes: used,
+                fileBytes: max(try fileBytesLocked(), used),
                 pageBytes: Int(envStat.ms_psize),
                 readerSlotsUsed: Int(info.me_numreaders))
         }
