@@ -290,7 +290,7 @@ final class PeerServerHandler: ChannelInboundHandler {
         responseHead.headers.add(name: "Date", value: Self.httpDate())
         responseHead.headers.add(name: "Transfer-Encoding", value: "chunked")
         context.writeAndFlush(wrapOutboundOut(.head(responseHead)), promise: nil)
-        let writer = StreamWriter(type: type, channel: context.channel)
+        let writer = StreamWriter(type: type, channel: context.channel, remoteID: from, metrics: transport.metrics)
         writer.start()
         transport.attach(writer, from: from)
     }
@@ -301,11 +301,14 @@ final class PeerServerHandler: ChannelInboundHandler {
         switch route {
         case .pipeline:
             let message: Message
+            let sender = head.headers.first(name: PeerProtocol.Header.serverFrom).flatMap { PeerProtocol.parseID(Substring($0)) } ?? 0
             do {
                 message = try body.withUnsafeReadableBytes { raw throws(ProtoDecodingError) in try Message(decoding: raw) }
             } catch {
+                transport.metrics?.receiveFailed(from: sender)
                 return respondError(context, .badRequest, "error unmarshalling raft message", extraCluster: true)
             }
+            transport.metrics?.received(from: message.from, bytes: body.readableBytes)
             switch services.process(message) {
             case .accepted:
                 respond(context, .noContent, headers: [(PeerProtocol.Header.clusterID, PeerProtocol.idString(services.clusterID))], body: nil)

@@ -15,11 +15,13 @@ final class PeerContext: Sendable {
     let logger: Logger
     /// This member's advertised peer URLs (`X-PeerURLs`).
     let localPeerURLs: [String]
+    let metrics: (any PeerMetrics)?
     private let activity: Mutex<[UInt64: NIODeadline]> = Mutex([:])
 
     init(services: any PeerServices, group: any EventLoopGroup, clientTLS: TLSContext?, dialTimeout: TimeAmount,
-         localPeerURLs: [String], logger: Logger) {
+         localPeerURLs: [String], metrics: (any PeerMetrics)?, logger: Logger) {
         self.services = services
+        self.metrics = metrics
         self.group = group
         self.clientTLS = clientTLS
         self.dialTimeout = dialTimeout
@@ -42,11 +44,17 @@ final class PeerContext: Sendable {
 
     /// etcd's `peerStatus.activate`: something got through to or from `id`.
     func peerActivated(_ id: UInt64) {
-        activity.withLock { if $0[id] == nil { $0[id] = .now() } }
+        let changed = activity.withLock { a -> Bool in
+            guard a[id] == nil else { return false }
+            a[id] = .now()
+            return true
+        }
+        if changed { metrics?.peerActivated(id) }
     }
 
     func peerDeactivated(_ id: UInt64) {
-        activity.withLock { _ = $0.removeValue(forKey: id) }
+        let changed = activity.withLock { $0.removeValue(forKey: id) != nil }
+        if changed { metrics?.peerDeactivated(id) }
     }
 
     /// Since when `id` has been reachable without interruption, nil when it is not.
@@ -85,11 +93,33 @@ final class RemotePeer: Sendable {
 
     var urls: [String] { state.withLock { $0.urls } }
 
+    /// etcd's prober interval (`ConnReadTimeout - 1s`): how often `/raft/probing` measures the
+    /// round trip to the peer (`etcd_network_peer_round_trip_time_seconds`).
+    static let probeInterval = TimeAmount.seconds(4)
+    private let prober = Mutex<RepeatedTask?>(nil)
+
     func start() {
         for r in readers { r.start() }
+        guard context.metrics != nil else { return }
+        let task = context.group.next().scheduleRepeatedTask(initialDelay: .zero, delay: Self.probeInterval) { [weak self] _ in
+            self?.probe()
+        }
+        prober.withLock { $0 = task }
+    }
+
+    private func probe() {
+        guard let url = urls.first else { return }
+        let started = NIODeadline.now()
+        let (id, context) = (self.id, self.context)
+        client.request(url, method: .GET, path: PeerProtocol.probingPath, timeout: Self.probeInterval).whenSuccess { response in
+            guard response.status == .ok else { return }
+            let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+            context.metrics?.roundTrip(to: id, seconds: seconds)
+        }
     }
 
     func stop() {
+        prober.withLock { $0?.cancel(); $0 = nil }
         for r in readers { r.stop() }
         let writers = state.withLock { s -> [StreamWriter] in
             defer { s.writers = [:] }
@@ -142,6 +172,7 @@ final class RemotePeer: Sendable {
         if !forMsgApp.isEmpty, let w = msgAppWriter, !w.send(forMsgApp) { dropped += forMsgApp.count }
         if !forMessage.isEmpty, let w = messageWriter, !w.send(forMessage) { dropped += forMessage.count }
         for m in forPipeline where !pipeline(m) { dropped += 1 }
+        if dropped > 0 { context.metrics?.sendFailed(to: id, messages: dropped) }
         return dropped
     }
 
@@ -158,6 +189,7 @@ final class RemotePeer: Sendable {
         }
         var body = ByteBufferAllocator().buffer(capacity: 64)
         body.writeBytes(m.serializedBytes())
+        let bytes = body.readableBytes
         var headers = context.requestHeaders(to: nil)
         headers.append(("Content-Type", "application/protobuf"))
         let id = self.id
@@ -166,11 +198,14 @@ final class RemotePeer: Sendable {
             self.state.withLock { $0.pipelineQueued -= 1 }
             switch result {
             case .success(let response) where response.status == .noContent:
+                context.metrics?.sent(to: id, bytes: bytes)
                 context.peerActivated(id)
             case .success(let response):
                 context.logger.debug("pipeline message refused", metadata: ["remote-peer-id": "\(PeerProtocol.idString(id))", "status": "\(response.status.code)", "body": "\(response.errorText)"])
+                context.metrics?.sendFailed(to: id, messages: 1)
                 self.pipelineFailed()
             case .failure:
+                context.metrics?.sendFailed(to: id, messages: 1)
                 self.pipelineFailed()
             }
         }
@@ -204,9 +239,9 @@ public final class PeerTransport: Sendable {
     private let listeners = Mutex<[any Channel]>([])
 
     public init(services: any PeerServices, group: any EventLoopGroup, clientTLS: TLSContext?, dialTimeout: TimeAmount,
-                localPeerURLs: [String], logger: Logger) {
+                localPeerURLs: [String], metrics: (any PeerMetrics)? = nil, logger: Logger) {
         context = PeerContext(services: services, group: group, clientTLS: clientTLS, dialTimeout: dialTimeout,
-                              localPeerURLs: localPeerURLs, logger: logger)
+                              localPeerURLs: localPeerURLs, metrics: metrics, logger: logger)
         client = PeerHTTPClient(group: group, tls: clientTLS, dialTimeout: dialTimeout, logger: logger)
     }
 
@@ -278,9 +313,14 @@ public final class PeerTransport: Sendable {
         let id = message.to
         let context = self.context
         return SnapshotSender.send(message, dbPath: dbPath, to: url, context: context).map {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: dbPath)[.size]) as? Int {
+                context.metrics?.sent(to: id, bytes: size)
+            }
             context.peerActivated(id)
         }
     }
+
+    var metrics: (any PeerMetrics)? { context.metrics }
 
     /// Since when `id` has been reachable, nil when it is not (etcd's `ActiveSince`).
     public func activeSince(_ id: UInt64) -> NIODeadline? { context.activeSince(id) }

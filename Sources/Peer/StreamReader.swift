@@ -90,6 +90,7 @@ final class StreamReader: Sendable {
             return s.active || !s.reportedFailure
         }
         failed()
+        context.peerDeactivated(remoteID)
         if log {
             context.logger.warning("peer became inactive (message send to peer failed)", metadata: [
                 "peer-id": "\(PeerProtocol.idString(remoteID))", "stream-type": "\(type.rawValue)", "error": "\(error)",
@@ -129,12 +130,16 @@ final class StreamReader: Sendable {
                 channel.write(HTTPClientRequestPart.head(head), promise: nil)
                 channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                 channel.closeFuture.whenComplete { _ in
-                    let wasCurrent = self.state.withLock { s -> Bool in
-                        guard s.channel === channel else { return false }
-                        s.channel = nil
-                        s.active = false
-                        return true
+                    let (wasCurrent, wasActive) = self.state.withLock { s -> (Bool, Bool) in
+                        guard s.channel === channel else { return (false, false) }
+                        defer {
+                            s.channel = nil
+                            s.active = false
+                        }
+                        return (true, s.active)
                     }
+                    // etcd's stream reader deactivates the peer when its stream breaks.
+                    if wasActive { context.peerDeactivated(self.remoteID) }
                     if wasCurrent { self.scheduleRedial() }
                 }
             }
@@ -255,6 +260,7 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
             if refusal!.utf8.count < 1024 { refusal! += part.readString(length: part.readableBytes) ?? "" }
         case .body(var part):
             guard accepted, var pending = buffer else { return }
+            if let reader { context.metrics?.received(from: reader.remoteID, bytes: part.readableBytes) }
             pending.writeBuffer(&part)
             do {
                 while let message = try decoder.next(&pending) {
@@ -262,6 +268,7 @@ final class StreamReaderHandler: ChannelInboundHandler, @unchecked Sendable {
                     _ = context.services.process(message)
                 }
             } catch {
+                if let reader { context.metrics?.receiveFailed(from: reader.remoteID) }
                 context.logger.warning("lost a stream from a peer: malformed data", metadata: [
                     "remote-peer-id": "\(PeerProtocol.idString(reader?.remoteID ?? 0))", "error": "\(error)",
                 ])

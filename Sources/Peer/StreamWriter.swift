@@ -32,14 +32,19 @@ final class StreamWriter: @unchecked Sendable {
 
     let type: StreamType
     let channel: any Channel
+    /// Who reads this stream, and where its bytes are counted.
+    private let remoteID: UInt64
+    private let metrics: (any PeerMetrics)?
     private let pending = Mutex(0)
     // Event loop only:
     private var messageCodec = MsgAppV2Codec.Encoder()
     private var heartbeat: RepeatedTask?
 
-    init(type: StreamType, channel: any Channel) {
+    init(type: StreamType, channel: any Channel, remoteID: UInt64 = 0, metrics: (any PeerMetrics)? = nil) {
         self.type = type
         self.channel = channel
+        self.remoteID = remoteID
+        self.metrics = metrics
     }
 
     /// Starts the heartbeats. Call on the channel's event loop, after the response head was written.
@@ -79,9 +84,15 @@ final class StreamWriter: @unchecked Sendable {
         }
         let promise = channel.eventLoop.makePromise(of: Void.self)
         let count = messages.count
+        let bytes = buffer.readableBytes
         promise.futureResult.whenComplete { result in
             if countsAsPending { self.pending.withLock { $0 -= count } }
-            if case .failure = result { self.channel.close(promise: nil) }
+            switch result {
+            case .success: self.metrics?.sent(to: self.remoteID, bytes: bytes)
+            case .failure:
+                if countsAsPending { self.metrics?.sendFailed(to: self.remoteID, messages: count) }
+                self.channel.close(promise: nil)
+            }
         }
         channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: promise)
     }

@@ -274,7 +274,13 @@ enum Flags {
 
         // Profiling, monitoring, logging
         warnOnly("enable-pprof", default: "false", "there is no Go runtime to profile; /debug/pprof is not served", "Enable runtime profiling data via HTTP server.")
-        unsupported("metrics", .value, default: "basic", "/metrics serves the basic set; the extensive one adds gRPC handling-time histograms swetcd does not record", "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.")
+        p.add("metrics", .value, "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.") { (o: inout Options, v: String) throws(E) in
+            switch v {
+            case "basic": o.config.metricsExtensive = false
+            case "extensive": o.config.metricsExtensive = true
+            default: throw E("invalid value \"\(v)\" for flag -metrics: valid values are \"basic\", \"extensive\"")
+            }
+        }
         urls("listen-metrics-urls", "List of URLs to listen on for the metrics and health endpoints.") { $0.config.listenMetricsURLs = $1 }
         urls("listen-client-http-urls", "List of URLs to listen on for http only client traffic. Enabling this flag removes http services from --listen-client-urls.") { $0.config.listenClientHTTPURLs = $1 }
         unsupported("logger", .value, default: "zap", "logs are always JSON lines shaped like zap's", "Currently only supports 'zap' for structured logging.")

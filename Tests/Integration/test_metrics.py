@@ -109,3 +109,27 @@ def test_metrics_follow_what_clients_did(swetcd):
         assert value(samples, "etcd_debugging_mvcc_events_total") >= 0
         assert value(samples, "process_resident_memory_bytes") > 1 << 20
         assert value(samples, "process_open_fds") > 0
+
+
+def test_extensive_metrics_add_grpc_handling_time_histograms(swetcd):
+    """`--metrics extensive`: go-grpc-prometheus's `grpc_server_handling_seconds` for every method
+    (what etcd's etcdGRPCRequestsSlow alert reads); `basic` has none. The server's slow-apply,
+    heartbeat and read-index failure counters exist from the start, at zero."""
+    basic = swetcd(name="basic")
+    samples, types = scrape(basic.endpoint)
+    assert "grpc_server_handling_seconds" not in types
+    for name in ("etcd_server_slow_apply_total", "etcd_server_heartbeat_send_failures_total",
+                 "etcd_server_read_indexes_failed_total"):
+        assert value(samples, name) == 0, name
+    extensive = swetcd(name="extensive", extra=["--metrics", "extensive"])
+    for i in range(3):
+        extensive.ctl("put", f"k{i}", "v")
+    samples, types = scrape(extensive.endpoint)
+    assert types["grpc_server_handling_seconds"] == "histogram"
+    put = dict(grpc_method="Put", grpc_service="etcdserverpb.KV", grpc_type="unary")
+    assert value(samples, "grpc_server_handling_seconds_count", **put) == 3
+    assert value(samples, "grpc_server_handling_seconds_bucket", le="+Inf", **put) == 3
+    assert 0 < value(samples, "grpc_server_handling_seconds_sum", **put) < 30
+    # Pre-registered, as go-grpc-prometheus does: a method never called has its series at zero.
+    assert value(samples, "grpc_server_handling_seconds_count", grpc_method="Compact",
+                 grpc_service="etcdserverpb.KV", grpc_type="unary") == 0

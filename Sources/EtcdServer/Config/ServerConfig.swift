@@ -16,6 +16,8 @@ public struct ServerConfig: Sendable {
     /// `--strict-reconfig-check`: refuse membership changes that would leave fewer started
     /// members than a quorum, or that a member not connected to all peers proposes.
     public var strictReconfigCheck = true
+    /// `--metrics extensive`: gRPC handling-time histograms as well.
+    public var metricsExtensive = false
     /// `--initial-election-tick-advance`: fast-forward the election ticks once peers are
     /// connected, so a fresh cluster elects sooner (etcd's `adjustTicks`).
     public var initialElectionTickAdvance = true

@@ -5,7 +5,9 @@ import Transport
 /// `grpc_server_handled_total` by service, method and call type (and code, in Go's names).
 /// As go-grpc-prometheus's `Register` does, every registered method's series exist from the
 /// start (handled: one per code), so the table is built once and counting a call is a dictionary
-/// read and an atomic add, with no lock.
+/// read and an atomic add, with no lock. With `--metrics extensive`, also
+/// `grpc_server_handling_seconds` (go-grpc-prometheus's handling-time histogram, its default
+/// buckets), which etcd's `etcdGRPCRequestsSlow` alert reads.
 final class GRPCServerMetrics: GRPCCallMetrics {
     private struct Method {
         let started: Counter
@@ -13,11 +15,15 @@ final class GRPCServerMetrics: GRPCCallMetrics {
         let sent: Counter
         /// Indexed by `GRPCStatusCode.rawValue`.
         let handled: [Counter]
+        let handling: ValueHistogram?
     }
+
+    /// Prometheus' `DefBuckets`, seconds.
+    static let handlingBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     private let methods: [String: Method]
 
-    init(registry: PrometheusCollectorRegistry, methods registered: [(path: String, kind: GRPCMethodKind)]) {
+    init(registry: PrometheusCollectorRegistry, methods registered: [(path: String, kind: GRPCMethodKind)], handlingTime: Bool = false) {
         var methods: [String: Method] = [:]
         for (path, kind) in registered {
             let labels = Self.labels(path, kind)
@@ -27,7 +33,10 @@ final class GRPCServerMetrics: GRPCCallMetrics {
             }
             let received = registry.makeCounter(descriptor: .etcd("grpc_server_msg_received_total", "Total number of RPC stream messages received on the server."), labels: labels)
             let sent = registry.makeCounter(descriptor: .etcd("grpc_server_msg_sent_total", "Total number of gRPC stream messages sent by the server."), labels: labels)
-            methods[path] = Method(started: started, received: received, sent: sent, handled: handled)
+            let handling = handlingTime ? registry.makeValueHistogram(
+                descriptor: .etcd("grpc_server_handling_seconds", "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server."),
+                labels: labels, buckets: Self.handlingBuckets) : nil
+            methods[path] = Method(started: started, received: received, sent: sent, handled: handled, handling: handling)
         }
         self.methods = methods
     }
@@ -44,8 +53,10 @@ final class GRPCServerMetrics: GRPCCallMetrics {
         methods[path]?.sent.increment(by: Int64(messages))
     }
 
-    func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode) {
-        methods[path]?.handled[code.rawValue].increment()
+    func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode, seconds: Double) {
+        guard let method = methods[path] else { return }
+        method.handled[code.rawValue].increment()
+        method.handling?.record(seconds)
     }
 
     /// `grpc_method`, `grpc_service`, `grpc_type` of a `/package.Service/Method` path.

@@ -28,6 +28,9 @@ final class ServerMetrics: Sendable {
     let leaseTTLs: ValueHistogram
     let leaderChanges: Counter
     let proposalsFailed: Counter
+    let slowApplies: Counter
+    let heartbeatSendFailures: Counter
+    let readIndexesFailed: Counter
 
     /// etcd: prometheus.ExponentialBuckets(0.001, 2, 14), seconds.
     static let diskBuckets: [Double] = (0..<14).map { 0.001 * Double(1 << $0) }
@@ -60,6 +63,9 @@ final class ServerMetrics: Sendable {
         leaseTTLs = r.makeValueHistogram(descriptor: .etcd("etcd_debugging_lease_ttl_total", "Bucketed histogram of lease TTLs."), buckets: (0..<14).map { Double(1 << $0) })
         leaderChanges = r.makeCounter(descriptor: .etcd("etcd_server_leader_changes_seen_total", "The number of leader changes seen."))
         proposalsFailed = r.makeCounter(descriptor: .etcd("etcd_server_proposals_failed_total", "The total number of failed proposals seen."))
+        slowApplies = r.makeCounter(descriptor: .etcd("etcd_server_slow_apply_total", "The total number of slow apply requests (likely overloaded from slow disk)."))
+        heartbeatSendFailures = r.makeCounter(descriptor: .etcd("etcd_server_heartbeat_send_failures_total", "The total number of leader heartbeat send failures (likely overloaded from slow disk)."))
+        readIndexesFailed = r.makeCounter(descriptor: .etcd("etcd_server_read_indexes_failed_total", "The total number of failed read indexes seen."))
         walFsync = r.makeValueHistogram(descriptor: .etcd("etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by WAL."), buckets: Self.diskBuckets)
         backendCommit = r.makeValueHistogram(descriptor: .etcd("etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by backend."), buckets: Self.diskBuckets)
         hasLeader = r.makeGauge(descriptor: .etcd("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not."))
@@ -85,8 +91,8 @@ final class ServerMetrics: Sendable {
     }
 
     /// The gRPC call counters for the methods of `router` (made once its services are registered).
-    func grpcMetrics(for router: GRPCRouter) -> GRPCServerMetrics {
-        GRPCServerMetrics(registry: registry, methods: router.registeredMethods)
+    func grpcMetrics(for router: GRPCRouter, handlingTime: Bool) -> GRPCServerMetrics {
+        GRPCServerMetrics(registry: registry, methods: router.registeredMethods, handlingTime: handlingTime)
     }
 
     // MARK: counting (any thread)

@@ -486,7 +486,10 @@ final class RaftNode: @unchecked Sendable {
                 w.proposal.completion(.failure(error(w.deadline)))
             }
         }
-        for r in reads.expire(now: now) { r.completion(.failure(.timeout)) }
+        for r in reads.expire(now: now) {
+            metrics?.readIndexesFailed.increment()
+            r.completion(.failure(.timeout))
+        }
         transfers.removeAll { t in
             guard t.deadline <= now else { return false }
             t.completion(.failure(.timeoutLeaderTransfer))
@@ -546,7 +549,10 @@ final class RaftNode: @unchecked Sendable {
     private func handleReady(_ rd: Ready) {
         if let soft = rd.softState { softStateChanged(soft) }
         if let hs = rd.hardState { termAtomic.store(hs.term, ordering: .relaxed) }
-        if !rd.messages.isEmpty { sender?.send(rd.messages) }
+        if !rd.messages.isEmpty {
+            checkHeartbeats(rd.messages)
+            sender?.send(rd.messages)
+        }
         if let snapshot = rd.snapshot { install(snapshot) }
         persist(rd)
         if !rd.messagesAfterPersist.isEmpty { sender?.send(rd.messagesAfterPersist) }
@@ -657,7 +663,19 @@ final class RaftNode: @unchecked Sendable {
             decoded.append(CommittedEntry.decode(entry, known: proposal?.request))
         }
 
-        guard let outcome = applyWithRetry(fresh, decoded: decoded) else {
+        let applyStarted = ContinuousClock.now
+        let applied = applyWithRetry(fresh, decoded: decoded)
+        let applySeconds = Self.seconds(since: applyStarted)
+        if applySeconds / Double(fresh.count) > Self.slowApplySeconds {
+            // etcd's "apply request took too long", per entry there: here a batch whose entries
+            // took that long on average.
+            metrics?.slowApplies.increment()
+            logger.warning("apply request took too long", metadata: [
+                "took": "\(Int(applySeconds * 1000))ms", "expected-duration": "\(Int(Self.slowApplySeconds * 1000))ms",
+                "entries": "\(fresh.count)", "first-index": "\(fresh.first!.index)",
+            ])
+        }
+        guard let outcome = applied else {
             // Stopping while the backend refused: not applied, not acknowledged; the log holds them.
             for p in proposals { p?.completion(.failure(.stopped)) }
             return
@@ -762,6 +780,34 @@ final class RaftNode: @unchecked Sendable {
             _ = try? raftStorage.createSnapshot(at: LogIndex(keepFrom), confState: rawNode.confState, data: [])
         }
         try? raftStorage.compact(upTo: LogIndex(keepFrom))
+    }
+
+    /// etcd's `warnApplyDuration`.
+    static let slowApplySeconds = 0.1
+
+    /// When this leader last sent each follower a heartbeat (raft thread only).
+    private var lastHeartbeat: [UInt64: Int64] = [:]
+
+    /// etcd's heartbeat check: a leader that sends a follower its heartbeat more than two
+    /// heartbeat intervals after the previous one is overloaded (a slow disk, most often); it is
+    /// counted (`etcd_server_heartbeat_send_failures_total`) and logged as etcd logs it.
+    private func checkHeartbeats(_ messages: [Message]) {
+        guard isLeader else {
+            if !lastHeartbeat.isEmpty { lastHeartbeat = [:] }
+            return
+        }
+        let now = Self.now()
+        for m in messages where m.type == .heartbeat {
+            if let last = lastHeartbeat[m.to], now - last > 2 * tickNanoseconds {
+                metrics?.heartbeatSendFailures.increment()
+                logger.warning("leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk", metadata: [
+                    "to": "\(hex(m.to))", "heartbeat-interval": "\(configuration.heartbeatMilliseconds)ms",
+                    "expected-duration": "\(2 * configuration.heartbeatMilliseconds)ms",
+                    "exceeded-duration": "\((now - last - 2 * tickNanoseconds) / 1_000_000)ms",
+                ])
+            }
+            lastHeartbeat[m.to] = now
+        }
     }
 
     /// Entries dropped from raft's memory at a time, at least.

@@ -280,7 +280,7 @@ public final class EtcdServer: @unchecked Sendable {
         LockService(client: localClient).register(&router)
         ElectionService(client: localClient).register(&router)
         LearnerGuard.install(&router, raft: raft)
-        router.metrics = core.metrics.grpcMetrics(for: router)
+        router.metrics = core.metrics.grpcMetrics(for: router, handlingTime: config.metricsExtensive)
 
         let transport = TransportServer(
             group: group, router: router, http: HTTPEndpoints(server: core),
@@ -381,7 +381,9 @@ public final class EtcdServer: @unchecked Sendable {
     private func startPeers(bridge: PeerBridge, membership: Membership, group: MultiThreadedEventLoopGroup, dataDir: String) throws -> PeerTransport {
         let (serverTLS, clientTLS) = try peerTLS(dataDir: dataDir)
         let transport = PeerTransport(services: bridge, group: group, clientTLS: clientTLS, dialTimeout: peerDialTimeout,
-                                      localPeerURLs: config.initialAdvertisePeerURLs, logger: logger)
+                                      localPeerURLs: config.initialAdvertisePeerURLs,
+                                      metrics: PeerNetworkMetrics(registry: bridge.core.metrics.registry, localID: bridge.localID),
+                                      logger: logger)
         bridge.transport = transport
         bridge.syncPeers(membership)
         for url in config.listenPeerURLs {

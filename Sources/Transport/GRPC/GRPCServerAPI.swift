@@ -131,7 +131,8 @@ public enum GRPCMethodHandler: Sendable {
 /// closed ends as CANCELLED). Called on the connection's event loop; must be quick.
 public protocol GRPCCallMetrics: Sendable {
     func started(path: String, kind: GRPCMethodKind)
-    func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode)
+    /// `seconds`: from the call's start until its end (go-grpc-prometheus's handling time).
+    func handled(path: String, kind: GRPCMethodKind, code: GRPCStatusCode, seconds: Double)
     /// Messages of a dispatched call: received from the client, framed for it.
     func received(path: String, kind: GRPCMethodKind, messages: Int)
     func sent(path: String, kind: GRPCMethodKind, messages: Int)

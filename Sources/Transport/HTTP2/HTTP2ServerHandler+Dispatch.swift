@@ -107,6 +107,7 @@ extension HTTP2ServerHandler {
             if let metrics = configuration.router.metrics {
                 metrics.started(path: stream.path, kind: handler.kind)
                 stream.metricsKind = handler.kind
+                stream.metricsStarted = .now()
             }
             if let deadline {
                 let id = stream.id
@@ -146,7 +147,8 @@ extension HTTP2ServerHandler {
     func countHandled(_ stream: HTTP2StreamState, _ code: GRPCStatusCode) {
         guard let kind = stream.metricsKind else { return }
         stream.metricsKind = nil
-        configuration.router.metrics?.handled(path: stream.path, kind: kind, code: code)
+        let seconds = Double((NIODeadline.now() - stream.metricsStarted).nanoseconds) / 1e9
+        configuration.router.metrics?.handled(path: stream.path, kind: kind, code: code, seconds: seconds)
     }
 
     func countReceived(_ stream: HTTP2StreamState) {

@@ -54,6 +54,8 @@ final class HTTP2StreamState {
     var handleState: CallHandleState?
     /// Set when a gRPC call was dispatched and its end not yet counted (`GRPCCallMetrics`).
     var metricsKind: GRPCMethodKind?
+    /// When the call was dispatched (its handling time is counted from there).
+    var metricsStarted = NIODeadline.uptimeNanoseconds(0)
     var deadlineTask: Scheduled<Void>?
 
     // Outbound
