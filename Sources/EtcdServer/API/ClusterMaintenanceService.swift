@@ -1,13 +1,19 @@
 import EtcdProto
 import Transport
 
-/// `etcdserverpb.Maintenance` (Status, Alarm, Defragment, Hash, HashKV, MoveLeader); Snapshot
-/// answers UNIMPLEMENTED through the router until it exists. (Cluster: `MemberService`.)
+/// `etcdserverpb.Maintenance` (Status, Alarm, Defragment, Hash, HashKV, MoveLeader, Snapshot;
+/// Downgrade: `DowngradeService`). (Cluster: `MemberService`.)
 struct ClusterMaintenanceService {
     let server: EtcdServerCore
+    /// Where a Snapshot call writes its backend copy (the data dir's `member/snap`).
+    let snapshotDirectory: String
 
     func register(_ router: inout GRPCRouter) {
         let server = self.server
+        let directory = snapshotDirectory
+        router.register(GRPCMethod.snapshot.rawValue, .streaming(kind: .serverStreaming) { _, stream in
+            SnapshotCall(stream: stream, server: server, directory: directory)
+        })
         ServiceSupport.unary(&router, "/etcdserverpb.Maintenance/Alarm", AlarmRequest.self, answer: .bounded) { (request, _, done: @escaping @Sendable (Result<AlarmResponse, EtcdError>) -> Void) in
             switch request.action {
             case .get?, nil:

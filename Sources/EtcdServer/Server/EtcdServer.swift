@@ -60,6 +60,13 @@ public final class EtcdServer: @unchecked Sendable {
         // Every directory made here is synced into its parent (the WAL's by `WriteAheadLog.create`).
         let isNew = !WriteAheadLog.exists(directory: walDir)
         try DataDirectory(path: dataDir).createLayout()
+        // Copies of the backend a snapshot (to a client or a peer) was being made from when the
+        // process died: never needed again.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: snapDir)) ?? []
+        where (name.hasPrefix("export-") || name.hasPrefix("send-")) && name.hasSuffix(".db") {
+            try? FileManager.default.removeItem(atPath: snapDir + "/" + name)
+            try? FileManager.default.removeItem(atPath: snapDir + "/" + name + "-lock")
+        }
 
         let quota = config.effectiveQuotaBackendBytes
         let env = try LMDBEnvironment(
@@ -271,7 +278,7 @@ public final class EtcdServer: @unchecked Sendable {
         var router = GRPCRouter()
         KVService(server: core).register(&router)
         LeaseService(server: core, store: leaseStore).register(&router)
-        ClusterMaintenanceService(server: core).register(&router)
+        ClusterMaintenanceService(server: core, snapshotDirectory: snapDir).register(&router)
         MemberService(server: core).register(&router)
         WatchService(server: core, hub: watchHub).register(&router)
         HealthService(server: core).register(&router)

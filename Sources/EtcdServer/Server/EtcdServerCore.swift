@@ -216,6 +216,22 @@ final class EtcdServerCore: Sendable {
         }
     }
 
+    /// The backend in etcd's bbolt layout at `path` (`EtcdBackendExport`), on the maintenance
+    /// queue. `done` is called on that queue.
+    func exportBackend(to path: String, _ done: @escaping @Sendable (Result<Void, EtcdError>) -> Void) {
+        let store = self.store
+        let logger = self.logger
+        Self.maintenanceQueue.async {
+            do {
+                try EtcdBackendExport.write(store: store, to: path)
+                done(.success(()))
+            } catch {
+                logger.warning("failed to write the backend for a snapshot", metadata: ["error": "\(error)"])
+                done(.failure(.other("etcdserver: snapshot failed: \(error)")))
+            }
+        }
+    }
+
     /// etcd's HashKV (see `KVHash`): a read of the whole history, so it runs on the maintenance
     /// queue in one read transaction; writes go on meanwhile. `done` is called on that queue.
     func hashKV(revision: Int64, _ done: @escaping @Sendable (Result<KVHash, EtcdError>) -> Void) {

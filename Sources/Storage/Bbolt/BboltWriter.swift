@@ -50,34 +50,58 @@ public final class BboltWriter {
 
     deinit { try? handle.close() }
 
+    /// The bucket being written (`beginBucket` … `endBucket`).
+    private struct OpenBucket {
+        var name: [UInt8]
+        var level: [(firstKey: [UInt8], page: UInt64)] = []
+        var node: NodeBuilder
+        var previous: [UInt8]?
+    }
+
+    private var open: OpenBucket?
+
     /// One bucket's pairs, keys strictly ascending (bytewise), as bbolt keeps them.
     public func addBucket<S: Sequence>(_ name: [UInt8], _ pairs: S) throws where S.Element == (key: [UInt8], value: [UInt8]) {
-        precondition(!finished, "bucket added after finish")
+        try beginBucket(name)
+        for (key, value) in pairs { try append(key: key, value: value) }
+        try endBucket()
+    }
+
+    /// Starts a bucket whose pairs come one by one (`append`), streamed from a cursor.
+    public func beginBucket(_ name: [UInt8]) throws {
+        precondition(!finished && open == nil, "bucket begun after finish or inside another")
         guard !name.isEmpty, name.count <= Self.keyBytesMax else { throw Failure(description: "invalid bucket name") }
         guard !buckets.contains(where: { $0.name == name }) else { throw Failure(description: "bucket \(String(decoding: name, as: UTF8.self)) added twice") }
-        var level: [(firstKey: [UInt8], page: UInt64)] = []
-        var node = NodeBuilder(pageSize: pageSize, isLeaf: true)
-        var previous: [UInt8]?
-        for (key, value) in pairs {
-            guard !key.isEmpty, key.count <= Self.keyBytesMax, value.count <= Self.valueBytesMax else {
-                throw Failure(description: "a key or value out of bbolt's bounds")
-            }
-            if let previous, !Self.less(previous, key) { throw Failure(description: "keys not in ascending order") }
-            previous = key
-            if !node.isEmpty && !node.fits(key: key, value: value) {
-                level.append((node.firstKey!, try write(node)))
-                node = NodeBuilder(pageSize: pageSize, isLeaf: true)
-            }
-            node.append(key: key, value: value, flags: 0)
+        open = OpenBucket(name: name, node: NodeBuilder(pageSize: pageSize, isLeaf: true))
+    }
+
+    /// The next pair of the open bucket (keys strictly ascending).
+    public func append(key: [UInt8], value: [UInt8]) throws {
+        guard var b = open else { preconditionFailure("append outside a bucket") }
+        guard !key.isEmpty, key.count <= Self.keyBytesMax, value.count <= Self.valueBytesMax else {
+            throw Failure(description: "a key or value out of bbolt's bounds")
         }
+        if let previous = b.previous, !Self.less(previous, key) { throw Failure(description: "keys not in ascending order") }
+        b.previous = key
+        if !b.node.isEmpty && !b.node.fits(key: key, value: value) {
+            b.level.append((b.node.firstKey!, try write(b.node)))
+            b.node = NodeBuilder(pageSize: pageSize, isLeaf: true)
+        }
+        b.node.append(key: key, value: value, flags: 0)
+        open = b
+    }
+
+    public func endBucket() throws {
+        guard var b = open else { preconditionFailure("endBucket without beginBucket") }
+        open = nil
         // An empty bucket is an empty leaf.
-        level.append((node.firstKey ?? [], try write(node)))
-        buckets.append((name, try branches(above: level)))
+        b.level.append((b.node.firstKey ?? [], try write(b.node)))
+        buckets.append((b.name, try branches(above: b.level)))
     }
 
     /// Writes the root bucket, the freelist and the meta pages, and syncs the file.
     public func finish() throws {
-        precondition(!finished, "finish called twice")
+        precondition(!finished && open == nil, "finish called twice or inside a bucket")
         finished = true
         var level: [(firstKey: [UInt8], page: UInt64)] = []
         var node = NodeBuilder(pageSize: pageSize, isLeaf: true)
