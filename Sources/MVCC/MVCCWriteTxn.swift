@@ -187,6 +187,35 @@ public struct MVCCWriteTxn {
     /// Never for MVCC's own tables.
     public var backend: LMDBTransaction { txn }
 
+    // MARK: import (migration from etcd's backend)
+
+    /// Stores one revision exactly as etcd's `key` bucket holds it (its 17- or 18-byte revision
+    /// key, its encoded `mvccpb.KeyValue`), with the history entry that finds it; revisions must
+    /// come in ascending order. The current revision follows. Not for the apply path: no request,
+    /// no change for watchers. Returns the decoded version (its key, lease, tombstone).
+    public mutating func importRevision(revisionKey: [UInt8], value: [UInt8]) throws -> (KeyValue, tombstone: Bool) {
+        guard let (rev, tombstone) = revisionKey.withUnsafeBytes({ RevisionKey.decode($0) }) else {
+            throw MVCCError.backend("a revision key of \(revisionKey.count) bytes")
+        }
+        let kv: KeyValue
+        do { kv = try KeyValue(serializedBytes: value) } catch { throw MVCCError.backend("revision \(rev): \(error)") }
+        guard !kv.key.isEmpty else { throw MVCCError.backend("revision \(rev): a version without a key") }
+        guard rev.main >= meta.currentRevision || meta.currentRevision == 1 else {
+            throw MVCCError.backend("revision \(rev) after \(meta.currentRevision)")
+        }
+        try txn.put(tables.revisions, revisionKey, value)
+        try txn.put(tables.history, BackendKey.encode(kv.key), RevisionKey.historyEntry(rev, tombstone: tombstone))
+        meta.currentRevision = Swift.max(meta.currentRevision, rev.main)
+        metaDirty = true
+        return (kv, tombstone)
+    }
+
+    /// The compacted revision of an imported history (-1: never compacted).
+    public mutating func importCompactedRevision(_ revision: Int64) {
+        meta.compactedRevision = revision
+        metaDirty = true
+    }
+
     /// Records the raft entry this batch applied up to; stored in the same commit as the data.
     public mutating func setApplied(index: UInt64, term: UInt64) {
         meta.appliedIndex = index

@@ -58,6 +58,9 @@ public final class EtcdServer: @unchecked Sendable {
         // by whether its directory exists: a crash after `wal/` was made but before its first
         // segment was renamed in leaves an empty directory, and the next start bootstraps again.
         // Every directory made here is synced into its parent (the WAL's by `WriteAheadLog.create`).
+        // etcd's own files (a data dir etcd ran on, or one `etcdutl snapshot restore` made): moved
+        // aside and imported first, then started from as any swetcd data dir.
+        _ = try EtcdMigration.migrateIfNeeded(dataDir: dataDir, walDir: config.walDir.isEmpty ? nil : config.walDir, logger: logger)
         let isNew = !WriteAheadLog.exists(directory: walDir)
         try DataDirectory(path: dataDir).createLayout()
         // Copies of the backend a snapshot (to a client or a peer) was being made from when the
