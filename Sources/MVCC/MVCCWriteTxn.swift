@@ -210,6 +210,16 @@ public struct MVCCWriteTxn {
         return (kv, tombstone)
     }
 
+    /// A revision with no version (etcdutl's `--bump-revision` writes one with an empty value):
+    /// the current revision moves to it.
+    public mutating func importRevisionBump(revisionKey: [UInt8]) throws {
+        guard let (rev, _) = revisionKey.withUnsafeBytes({ RevisionKey.decode($0) }) else {
+            throw MVCCError.backend("a revision key of \(revisionKey.count) bytes")
+        }
+        meta.currentRevision = Swift.max(meta.currentRevision, rev.main)
+        metaDirty = true
+    }
+
     /// The compacted revision of an imported history (-1: never compacted).
     public mutating func importCompactedRevision(_ revision: Int64) {
         meta.compactedRevision = revision

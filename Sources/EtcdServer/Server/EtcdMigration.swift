@@ -138,7 +138,11 @@ enum EtcdMigration {
         func u64(_ bytes: [UInt8]?) -> UInt64 { (bytes ?? []).prefix(8).reduce(0) { $0 << 8 | UInt64($1) } }
         out.consistentIndex = u64(meta["consistent_index"])
         out.term = meta["term"].map { u64($0) } ?? termAt(out.consistentIndex)
-        let compacted = meta["finishedCompactRev"].flatMap { $0.withUnsafeBytes { RevisionKey.decode($0) }?.0.main } ?? -1
+        func revision(_ name: String) -> Int64 { meta[name].flatMap { $0.withUnsafeBytes { RevisionKey.decode($0) }?.0.main } ?? -1 }
+        let compacted = revision("finishedCompactRev")
+        // A compaction etcd scheduled but did not finish (or etcdutl's --mark-compacted) is done
+        // here, as etcd finishes it when it starts.
+        let scheduled = revision("scheduledCompactRev")
 
         var membership = Membership()
         try reader.forEach(bucket: Array("members".utf8)) { _, v in
@@ -157,6 +161,7 @@ enum EtcdMigration {
             // Keys and their leases: a key's lease is its newest version's, unless that is a tombstone.
             var leaseOf: [[UInt8]: Int64] = [:]
             try reader.forEach(bucket: Array("key".utf8)) { k, v in
+                if v.isEmpty { return try txn.importRevisionBump(revisionKey: k) }
                 let (kv, tombstone) = try txn.importRevision(revisionKey: k, value: v)
                 if tombstone || kv.lease == 0 { leaseOf[kv.key] = nil } else { leaseOf[kv.key] = kv.lease }
                 out.revisions += 1
@@ -165,6 +170,10 @@ enum EtcdMigration {
                 }
             }
             txn.importCompactedRevision(compacted)
+            if scheduled > compacted && scheduled <= txn.meta.currentRevision {
+                logger.info("finishing the compaction etcd scheduled", metadata: ["revision": "\(scheduled)"])
+                _ = try txn.compact(to: scheduled)
+            }
             var leaseIDs = Set<Int64>()
             try reader.forEach(bucket: Array("lease".utf8)) { _, v in
                 let lease = try Lease(serializedBytes: v)
