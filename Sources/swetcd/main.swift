@@ -26,6 +26,9 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 if let first = arguments.first, first == "gateway" || first == "grpc-proxy" {
     fail("'\(first)' is not supported by swetcd")
 }
+if let first = arguments.first, first == "snapshot" || first == "migrate" {
+    Subcommands.run(arguments)
+}
 
 let parser = Flags.parser()
 var options = Options()
