@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import ETCD_3516, REF, Server
+from conftest import ETCD_3516, REF, SWETCD, Server
 
 ETCDUTL = os.path.join(REF, "etcd-3.5.16", "etcdutl")
 pytestmark = pytest.mark.skipif(not (os.access(ETCD_3516, os.X_OK) and os.access(ETCDUTL, os.X_OK)),
@@ -95,3 +95,57 @@ def test_a_swetcd_snapshot_is_read_by_etcds_tools_and_restored_into_etcd(swetcd,
         assert ours_hash["hash"] == theirs_hash["hash"] and ours_hash["compact_revision"] == theirs_hash["compact_revision"]
     finally:
         restored.kill()
+
+
+def test_swetcd_snapshot_tools_read_etcds_snapshots_as_etcdutl_does(swetcd, etcd, workdir):
+    """An etcd 3.5.16 snapshot: `swetcd snapshot status` prints what `etcdutl snapshot status`
+    prints in every format, and `swetcd snapshot restore` makes a data dir swetcd serves with
+    etcd's keys, revisions, compaction and leases."""
+    e = etcd()
+    lease = make_history(e)
+    revision, theirs = kvs(e)
+    path = os.path.join(workdir, "etcd.db")
+    e.ctl("snapshot", "save", path, version="3.5.16")
+    ttl = json.loads(e.ctl("lease", "timetolive", lease, "--keys", "-w", "json").stdout_text)
+    e.kill()
+    for fmt in ("simple", "json", "table"):
+        assert run(SWETCD, "snapshot", "status", path, "-w", fmt) == run(ETCDUTL, "snapshot", "status", path, "-w", fmt)
+
+    restored = Server(SWETCD, os.path.join(workdir, "sw"), name="r1")
+    os.makedirs(os.path.join(workdir, "sw"), exist_ok=True)
+    peer = f"http://127.0.0.1:{restored.peer_port}"
+    run(SWETCD, "snapshot", "restore", path, "--data-dir", restored.data_dir, "--name", "r1",
+        "--initial-cluster", f"r1={peer}", "--initial-advertise-peer-urls", peer, "--initial-cluster-token", "swetcd-test")
+    restored.start()
+    try:
+        ours_revision, ours = kvs(restored)
+        assert (ours_revision, ours) == (revision, theirs)
+        r = restored.ctl("get", "a", "--rev", "3", check=False)
+        assert "required revision has been compacted" in r.stderr_text
+        got = json.loads(restored.ctl("lease", "timetolive", lease, "--keys", "-w", "json").stdout_text)
+        assert (got["granted-ttl"], got["keys"]) == (ttl["granted-ttl"], ttl["keys"])
+        members = json.loads(restored.ctl("member", "list", "-w", "json").stdout_text)["members"]
+        assert [(m["name"], m["peerURLs"]) for m in members] == [("r1", [peer])]
+        restored.ctl("put", "after", "restore")
+    finally:
+        restored.kill()
+
+
+def test_a_corrupt_or_unhashed_snapshot_is_refused_and_leaves_nothing(swetcd, workdir):
+    s = swetcd()
+    s.ctl("put", "k", "v")
+    path = os.path.join(workdir, "s.db")
+    s.ctl("snapshot", "save", path, version="3.5.16")
+    import subprocess
+    with open(path, "r+b") as f:       # as etcd's TestCtlV3SnapshotCorrupt does
+        f.write(b"\0" * 512)
+    target = os.path.join(workdir, "restored.etcd")
+    r = subprocess.run([SWETCD, "snapshot", "restore", path, "--data-dir", target], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "expected sha256" in r.stderr
+    assert not os.path.exists(target)
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[:-32])
+    r = subprocess.run([SWETCD, "snapshot", "restore", path, "--data-dir", target], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "snapshot missing hash but --skip-hash-check=false" in r.stderr
+    assert not os.path.exists(target)
