@@ -9,7 +9,9 @@ import subprocess
 
 import pytest
 
-from conftest import ETCD_3516, SWETCD, Server
+from conftest import ETCD_3516, REF, SWETCD, Server
+
+ETCD_3423 = os.path.join(REF, "etcd-3.4.23", "etcd")
 
 pytestmark = pytest.mark.skipif(not os.access(ETCD_3516, os.X_OK), reason="no reference etcd 3.5.16")
 
@@ -38,9 +40,12 @@ def history(server, n=30):
         server.ctl("put", f"late{i}", "y")
 
 
-@pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
-def test_swetcd_starts_on_the_data_dir_etcd_left(workdir, stop):
-    etcd = Server(ETCD_3516, workdir, name="m1")
+@pytest.mark.parametrize("binary,stop", [(ETCD_3516, "sigterm"), (ETCD_3516, "sigkill"), (ETCD_3423, "sigkill")],
+                         ids=["3.5.16-stopped", "3.5.16-killed", "3.4.23-killed"])
+def test_swetcd_starts_on_the_data_dir_etcd_left(workdir, binary, stop):
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"no {binary}")
+    etcd = Server(binary, workdir, name="m1")
     etcd.start()
     history(etcd)
     before = state(etcd)
