@@ -483,12 +483,7 @@ class Generator:
         name = bytes(r.choice(b"abr") for _ in range(r.randint(0, 4)))
         choices = [
             ("Maintenance.Hash", {}),
-            ("Maintenance.Snapshot", {}),
             ("Maintenance.Downgrade", {"action": r.choice([0, 1, 2, 5]), "version": r.choice(["3.4", "", "x"])}),
-            ("Cluster.MemberAdd", {"peerURLs": [r.choice(["http://127.0.0.1:1", "bad"])], "isLearner": self.p(0.5)}),
-            ("Cluster.MemberRemove", {"ID": self.member_id()}),
-            ("Cluster.MemberUpdate", {"ID": self.member_id(), "peerURLs": ["http://127.0.0.1:2"]}),
-            ("Cluster.MemberPromote", {"ID": self.member_id()}),
             ("Auth.AuthStatus", {}),
             ("Auth.AuthEnable", {}),
             ("Auth.AuthDisable", {}),

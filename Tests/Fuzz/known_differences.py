@@ -12,12 +12,11 @@ It starts empty: every divergence found is a bug until someone decides otherwise
 """
 import re
 
+# Not sent at all: membership changes (MemberAdd/Remove/Update/Promote would change the cluster
+# under the run: a member added to a one-member cluster takes its quorum away; tested against etcd
+# by Tests/Cluster/test_membership.py) and Maintenance.Snapshot (its bytes are a bbolt file whose
+# page layout and member IDs differ by design; etcd's tools read it: test_snapshot.py).
 UNIMPLEMENTED = {
-    "Maintenance.Snapshot": "not implemented yet",
-    "Cluster.MemberAdd": "membership changes are not implemented yet",
-    "Cluster.MemberRemove": "membership changes are not implemented yet",
-    "Cluster.MemberUpdate": "membership changes are not implemented yet",
-    "Cluster.MemberPromote": "membership changes are not implemented yet",
     "Auth.AuthEnable": "auth not implemented yet",
     "Auth.AuthDisable": "auth not implemented yet",
     "Auth.AuthStatus": "auth not implemented yet",
@@ -34,7 +33,7 @@ UNIMPLEMENTED = {
 # Of those, the ones that are safe to send to etcd too (read-only there, or refused without
 # effect on a store without auth): compared once swetcd implements them.
 SAFE_ON_ETCD = {
-    "Maintenance.Snapshot", "Auth.AuthStatus", "Auth.Authenticate", "Auth.UserGet",
+    "Auth.AuthStatus", "Auth.Authenticate", "Auth.UserGet",
     "Auth.UserList", "Auth.RoleGet", "Auth.RoleList",
 }
 
