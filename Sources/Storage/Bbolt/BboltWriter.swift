@@ -77,7 +77,9 @@ public final class BboltWriter {
 
     /// The next pair of the open bucket (keys strictly ascending).
     public func append(key: [UInt8], value: [UInt8]) throws {
-        guard var b = open else { preconditionFailure("append outside a bucket") }
+        // Taken out while it changes, so its arrays stay uniquely referenced (no copy per pair).
+        guard var b = open.take() else { preconditionFailure("append outside a bucket") }
+        defer { open = b }
         guard !key.isEmpty, key.count <= Self.keyBytesMax, value.count <= Self.valueBytesMax else {
             throw Failure(description: "a key or value out of bbolt's bounds")
         }
@@ -88,7 +90,6 @@ public final class BboltWriter {
             b.node = NodeBuilder(pageSize: pageSize, isLeaf: true)
         }
         b.node.append(key: key, value: value, flags: 0)
-        open = b
     }
 
     public func endBucket() throws {

@@ -4,6 +4,9 @@ import NIOCore
 /// Responses: gRPC messages framed onto streams, trailers, plain HTTP answers, and the data
 /// source nghttp2 pulls them from under the peer's flow-control window (`readOutbound`).
 extension HTTP2ServerHandler {
+    /// Bytes read from a stream's outbound buffer before what is left is moved to its front.
+    static let outboundCompactBytes = 1 << 20
+
     func readOutbound(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2OutboundRead {
         guard let stream = streams[streamID] else {
             return .bytes(count: 0, endOfData: true, trailers: nil)
@@ -17,7 +20,14 @@ extension HTTP2ServerHandler {
             backlog.left(count)
             // Inside nghttp2's send: calls that waited for the backlog run after it returns.
             for id in backlog.callsToDispatch() { pendingWork.append((id, .dispatch)) }
-            if stream.outbound.readableBytes == 0 { stream.outbound.clear() }
+            if stream.outbound.readableBytes == 0 {
+                stream.outbound.clear()
+            } else if stream.outbound.readerIndex >= Self.outboundCompactBytes && stream.outbound.readerIndex >= stream.outbound.readableBytes {
+                // A stream its producer keeps fed never drains to empty: without this its buffer
+                // would grow by everything ever sent (a snapshot, a busy watch). Moving the unsent
+                // rest (no more than what was read) to the front keeps it within twice the backlog.
+                stream.outbound.discardReadBytes()
+            }
             stream.handleState?.drained(count)
         }
         if stream.outbound.readableBytes == 0 {
