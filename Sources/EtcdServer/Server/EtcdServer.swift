@@ -54,13 +54,13 @@ public final class EtcdServer: @unchecked Sendable {
         let memberDir = dataDir + "/member"
         let walDir = config.walDir.isEmpty ? memberDir + "/wal" : config.walDir
         let snapDir = memberDir + "/snap"
+        // etcd's own files (a data dir etcd ran on, or one `etcdutl snapshot restore` made): moved
+        // aside and imported first, then started from as any swetcd data dir.
+        _ = try EtcdMigration.migrateIfNeeded(dataDir: dataDir, walDir: config.walDir.isEmpty ? nil : config.walDir, logger: logger)
         // New or restarting is decided by whether the WAL holds a segment (etcd's haveWAL), not
         // by whether its directory exists: a crash after `wal/` was made but before its first
         // segment was renamed in leaves an empty directory, and the next start bootstraps again.
         // Every directory made here is synced into its parent (the WAL's by `WriteAheadLog.create`).
-        // etcd's own files (a data dir etcd ran on, or one `etcdutl snapshot restore` made): moved
-        // aside and imported first, then started from as any swetcd data dir.
-        _ = try EtcdMigration.migrateIfNeeded(dataDir: dataDir, walDir: config.walDir.isEmpty ? nil : config.walDir, logger: logger)
         let isNew = !WriteAheadLog.exists(directory: walDir)
         try DataDirectory(path: dataDir).createLayout()
         // Copies of the backend a snapshot (to a client or a peer) was being made from when the
