@@ -489,14 +489,25 @@ class Nemesis(threading.Thread):
         elif variant == "partition_new_member":
             self.c.partition(new)
             self.c.start_member(new)
+            new.expected_down = True      # it may exit: see below
             self._delay(1.0, 3.0)
             self.c.heal(new)
-            if not new.alive():
-                # A member that cannot reach any peer cannot learn the cluster and exits, as etcd's does.
-                new.proc.wait(timeout=30)
-                assert "cannot fetch cluster info" in new.log_tail(), new.log_tail()
-                entry["restarted_after_failed_join"] = True
-                self.c.start_member(new)
+            # A member that cannot reach any peer cannot learn the cluster and exits, as etcd's
+            # does; one whose last try was still under way when the partition healed may join.
+            # Either way, until it serves or has exited.
+            deadline = _now() + 60
+            while True:
+                if new.proc.poll() is not None:
+                    assert "cannot fetch cluster info" in new.log_tail(), new.log_tail()
+                    entry["restarted_after_failed_join"] = True
+                    self.c.start_member(new)
+                    break
+                if self.c.answers(new, timeout=1.0):
+                    new.expected_down = False
+                    break
+                if _now() > deadline:
+                    raise RuntimeError(f"{new.name} neither joined nor exited within 60 s")
+                time.sleep(0.05)
         else:
             self.c.start_member(new)
 
