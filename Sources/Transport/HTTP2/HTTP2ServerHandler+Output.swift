@@ -4,9 +4,6 @@ import NIOCore
 /// Responses: gRPC messages framed onto streams, trailers, plain HTTP answers, and the data
 /// source nghttp2 pulls them from under the peer's flow-control window (`readOutbound`).
 extension HTTP2ServerHandler {
-    /// Bytes read from a stream's outbound buffer before what is left is moved to its front.
-    static let outboundCompactBytes = 1 << 20
-
     func readOutbound(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2OutboundRead {
         guard let stream = streams[streamID] else {
             return .bytes(count: 0, endOfData: true, trailers: nil)
@@ -20,14 +17,7 @@ extension HTTP2ServerHandler {
             backlog.left(count)
             // Inside nghttp2's send: calls that waited for the backlog run after it returns.
             for id in backlog.callsToDispatch() { pendingWork.append((id, .dispatch)) }
-            if stream.outbound.readableBytes == 0 {
-                stream.outbound.clear()
-            } else if stream.outbound.readerIndex >= Self.outboundCompactBytes && stream.outbound.readerIndex >= stream.outbound.readableBytes {
-                // A stream its producer keeps fed never drains to empty: without this its buffer
-                // would grow by everything ever sent (a snapshot, a busy watch). Moving the unsent
-                // rest (no more than what was read) to the front keeps it within twice the backlog.
-                stream.outbound.discardReadBytes()
-            }
+            if stream.outbound.readableBytes == 0 { stream.outbound.clear() }
             stream.handleState?.drained(count)
         }
         if stream.outbound.readableBytes == 0 {
@@ -50,6 +40,7 @@ extension HTTP2ServerHandler {
         switch op {
         case .message(let id, let message):
             guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
+            Self.makeRoom(message.count + GRPCMessageDeframer.prefixBytes, in: &stream.outbound)
             GRPCMessageFramer.frame(message, into: &stream.outbound)
             backlog.queued(message.count + GRPCMessageDeframer.prefixBytes)
             countSent(stream, 1)
@@ -59,6 +50,7 @@ extension HTTP2ServerHandler {
             guard let stream = streams[id], !stream.finished, !stream.cancelled else { return }
             var total = 0
             for m in messages { total += m.count + GRPCMessageDeframer.prefixBytes }
+            Self.makeRoom(total, in: &stream.outbound)
             stream.outbound.reserveCapacity(minimumWritableBytes: total)
             for m in messages { GRPCMessageFramer.frame(m, into: &stream.outbound) }
             backlog.queued(total)
@@ -104,6 +96,17 @@ extension HTTP2ServerHandler {
     func respondHTTPError(_ stream: HTTP2StreamState, _ response: HTTPResponse) {
         reject(stream)
         respondHTTP(stream, response)
+    }
+
+    /// Before `bytes` more are queued on a stream: if they do not fit behind what is queued and
+    /// at least as much was already sent as is still queued, the unsent rest moves to the front
+    /// instead of the buffer growing. A stream its producer keeps fed never drains to empty (a
+    /// snapshot, a busy watch): without this its buffer grows by everything ever sent. Only done
+    /// when the buffer is full, so a large answer queued at once is never copied.
+    static func makeRoom(_ bytes: Int, in buffer: inout ByteBuffer) {
+        if buffer.writableBytes < bytes && buffer.readerIndex > 0 && buffer.readerIndex >= buffer.readableBytes {
+            buffer.discardReadBytes()
+        }
     }
 
     func outboundBytes(_ id: Int32) -> Int {
