@@ -55,6 +55,60 @@ import Testing
         }
     }
 
+    /// Random stores (seeded): bucket counts, key and value sizes from empty values to values
+    /// spanning several pages, written and read back pair for pair, at two page sizes.
+    @Test(arguments: [(UInt64(1), 4096), (2, 4096), (3, 16384), (4, 4096), (5, 8192)])
+    func randomStoresRoundTripThroughTheWriterAndReader(seed: UInt64, pageSize: Int) throws {
+        var rng = SplitMix64(seed: seed)
+        var buckets: [[UInt8]: [(key: [UInt8], value: [UInt8])]] = [:]
+        for _ in 0..<(1 + Int(rng.next() % 6)) {
+            let name = (0..<(1 + Int(rng.next() % 12))).map { _ in UInt8(97 + rng.next() % 26) }
+            var pairs: [[UInt8]: [UInt8]] = [:]
+            for _ in 0..<Int(rng.next() % 3000) {
+                let key = (0..<(1 + Int(rng.next() % 40))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                let size = rng.next() % 100 == 0 ? Int(rng.next() % 40_000) : Int(rng.next() % 300)
+                pairs[key] = (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            buckets[name] = pairs.map { (key: $0.key, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        }
+        let path = NSTemporaryDirectory() + "bbolt-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try BboltWriter(path: path, pageSize: pageSize)
+        for (name, pairs) in buckets { try writer.addBucket(name, pairs) }
+        try writer.finish()
+        let reader = try BboltReader(path: path)
+        #expect(reader.pageSize == pageSize)
+        #expect(try reader.bucketNames() == buckets.keys.sorted { $0.lexicographicallyPrecedes($1) })
+        for (name, pairs) in buckets {
+            var read: [(key: [UInt8], value: [UInt8])] = []
+            #expect(try reader.forEach(bucket: name) { read.append(($0, $1)) })
+            #expect(read.count == pairs.count)
+            #expect(zip(read, pairs).allSatisfy { $0.key == $1.key && $0.value == $1.value })
+        }
+        #expect(try !reader.forEach(bucket: Array("missing".utf8)) { _, _ in })
+    }
+
+    @Test func aTruncatedOrCorruptFileIsRefusedNotTrapped() throws {
+        let path = try Self.write(Self.sample())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let truncated = path + ".short"
+        defer { try? FileManager.default.removeItem(atPath: truncated) }
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+        #expect(throws: BboltReader.Failure.self) { _ = try BboltReader(path: truncated) }
+        // Every byte of a branch or leaf page flipped in turn: reading throws or returns, never traps.
+        var rng = SplitMix64(seed: 99)
+        for _ in 0..<200 {
+            var damaged = bytes
+            let at = 3 * 4096 + Int(rng.next() % UInt64(bytes.count - 3 * 4096))
+            damaged[at] ^= UInt8(truncatingIfNeeded: 1 + rng.next() % 255)
+            try damaged.write(to: URL(fileURLWithPath: truncated))
+            if let reader = try? BboltReader(path: truncated) {
+                _ = try? reader.forEach(bucket: Array("key".utf8)) { _, _ in }
+            }
+        }
+    }
+
     @Test func outOfOrderKeysAreRefused() throws {
         let path = NSTemporaryDirectory() + "bbolt-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -92,3 +146,4 @@ import Testing
         #expect(status.totalSize == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int))
     }
 }
+
