@@ -2,32 +2,24 @@
 bytes both ways, the `/raft/probing` round trip and active peers for every pair of members; a
 killed member shows up as a disconnected, inactive peer on the others."""
 import os
+import sys
 import time
-import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import cluster as clusterlib
 import stubs
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Integration"))
+import prometheus_text  # noqa: E402
+from prometheus_text import value  # noqa: E402
 
 SWETCD = clusterlib.SWETCD
 pytestmark = pytest.mark.skipif(not os.access(SWETCD, os.X_OK), reason=f"no binary at {SWETCD}")
 
 
 def scrape(m):
-    with urllib.request.urlopen(m.client_url + "/metrics", timeout=10) as r:
-        text = r.read().decode()
-    samples, types = {}, {}
-    for family in text_string_to_metric_families(text):
-        types[family.name] = family.type
-        for s in family.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return samples, types
-
-
-def value(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))))
+    return prometheus_text.scrape(m.client_url)
 
 
 def until(what, fn, timeout=30):

@@ -1,32 +1,12 @@
 """/metrics in Prometheus text, read with Prometheus' own Python parser, on the client URL and on
 --listen-metrics-urls: etcd's metric names, types and labels, and values that follow what clients
 did (the counts etcd's TestV3Metrics* check, gRPC calls by method and code, has_leader, sizes)."""
-import urllib.request
-
 import grpc
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import grpc_stubs
 from conftest import free_port
-
-
-def scrape(url):
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
-        assert r.status == 200
-        assert r.headers["Content-Type"].startswith("text/plain")
-        text = r.read().decode()
-    samples = {}
-    types = {}
-    for family in text_string_to_metric_families(text):
-        types[family.name] = family.type
-        for s in family.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return samples, types
-
-
-def value(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))))
+from prometheus_text import scrape, value
 
 
 def test_watchers_and_the_events_sent_to_them_are_counted(swetcd):
