@@ -94,18 +94,14 @@ extension EtcdServerCore {
     /// (`POST /members/promote/<id>`) until one answers or the request times out.
     func promoteMemberAnywhere(_ id: UInt64, completion: @escaping MembersCompletion) {
         let deadline = Int64(NIODeadline.now().uptimeNanoseconds) + raft.configuration.requestTimeoutNanoseconds
-        promoteMember(id) { [self] result in
-            if case .failure(.notLeader) = result {
-                forwardPromote(id, deadline: deadline, completion: completion)
-            } else {
-                completion(result)
-            }
-        }
+        forwardPromote(id, deadline: deadline, completion: completion)
     }
 
     /// Time between attempts to reach a leader for a forwarded promotion.
     static let promoteRetryNanoseconds: Int64 = 100_000_000
 
+    /// On this member when it leads, else at the leader's peer URLs; again until the deadline
+    /// while there is no leader or it does not answer.
     private func forwardPromote(_ id: UInt64, deadline: Int64, completion: @escaping MembersCompletion) {
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
         guard now < deadline else { return completion(.failure(.timeout)) }

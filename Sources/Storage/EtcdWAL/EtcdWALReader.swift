@@ -132,70 +132,43 @@ public struct EtcdWALReader {
         }
     }
 
-    /// A `walpb.Record`: type (1), crc (2), data (3).
+    /// A `walpb.Record`: type (1), crc (2), data (3); nil if it does not decode.
     static func record(_ bytes: ArraySlice<UInt8>) -> (type: UInt64, crc: UInt32, data: [UInt8])? {
-        var type: UInt64 = 0, crc: UInt64 = 0
-        var data: [UInt8] = []
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            guard let (tag, afterTag) = varint(bytes, i) else { return nil }
-            i = afterTag
-            switch (tag >> 3, tag & 7) {
-            case (1, 0), (2, 0):
-                guard let (v, next) = varint(bytes, i) else { return nil }
-                if tag >> 3 == 1 { type = v } else { crc = v }
-                i = next
-            case (3, 2):
-                guard let (n, next) = varint(bytes, i), n <= UInt64(bytes.endIndex - next) else { return nil }
-                data = Array(bytes[next..<next + Int(n)])
-                i = next + Int(n)
-            case (_, 0):
-                guard let (_, next) = varint(bytes, i) else { return nil }
-                i = next
-            case (_, 2):
-                guard let (n, next) = varint(bytes, i), n <= UInt64(bytes.endIndex - next) else { return nil }
-                i = next + Int(n)
-            default:
+        bytes.withUnsafeBytes { raw -> (type: UInt64, crc: UInt32, data: [UInt8])? in
+            var r = ProtoReader(raw)
+            var type: UInt64 = 0, crc: UInt32 = 0
+            var data: [UInt8] = []
+            do {
+                while let (field, wireType) = try r.nextTag() {
+                    switch field {
+                    case 1: type = try r.readUInt64(field, wireType)
+                    case 2: crc = try r.readUInt32(field, wireType)
+                    case 3: data = try r.readBytes(field, wireType)
+                    default: try r.skipField(wireType)
+                    }
+                }
+            } catch {
                 return nil
             }
+            return (type, crc, data)
         }
-        guard crc <= UInt64(UInt32.max) else { return nil }
-        return (type, UInt32(crc), data)
     }
 
-    /// The varint fields of a small message (metadata, snapshot marker), by field number.
+    /// The varint fields of a small message (metadata, snapshot marker), by field number; what
+    /// does not decode ends the reading.
     static func varints(_ bytes: [UInt8]) -> [UInt64: UInt64] {
-        var out: [UInt64: UInt64] = [:]
-        var i = 0
-        let slice = bytes[...]
-        while i < bytes.count {
-            guard let (tag, afterTag) = varint(slice, i) else { break }
-            i = afterTag
-            if tag & 7 == 0 {
-                guard let (v, next) = varint(slice, i) else { break }
-                out[tag >> 3] = v
-                i = next
-            } else if tag & 7 == 2 {
-                guard let (n, next) = varint(slice, i), n <= UInt64(bytes.count - next) else { break }
-                i = next + Int(n)
-            } else {
-                break
+        bytes.withUnsafeBytes { raw in
+            var r = ProtoReader(raw)
+            var out: [UInt64: UInt64] = [:]
+            while let (field, wireType) = try? r.nextTag() {
+                if wireType == .varint {
+                    guard let v = try? r.readVarint() else { break }
+                    out[UInt64(field)] = v
+                } else if (try? r.skipField(wireType)) == nil {
+                    break
+                }
             }
+            return out
         }
-        return out
-    }
-
-    static func varint(_ bytes: ArraySlice<UInt8>, _ start: Int) -> (UInt64, Int)? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        var i = start
-        while i < bytes.endIndex && shift < 64 {
-            let b = bytes[i]
-            value |= UInt64(b & 0x7f) << shift
-            i += 1
-            if b & 0x80 == 0 { return (value, i) }
-            shift += 7
-        }
-        return nil
     }
 }
