@@ -321,6 +321,8 @@ def refusal_transcript(binary):
         steps = [
             ("member", "add", "x", f"--peer-urls={c.peer_url(me)}"),          # URL in use
             ("member", "remove", "1234"),                                     # unknown ID
+            ("member", "remove", "0"),                                        # no member has ID 0
+            ("member", "promote", "0"),
             ("member", "update", "1234", f"--peer-urls={url}"),               # unknown ID
             ("member", "promote", me_hex),                                    # not a learner
             ("member", "promote", "1234"),                                    # unknown ID

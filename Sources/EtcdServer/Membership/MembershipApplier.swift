@@ -51,7 +51,9 @@ enum MembershipApplier {
     /// Returns the decoded context of an add/promote/update.
     static func validate(_ cc: ConfChange, _ membership: Membership) -> Result<ConfChangeContext?, EtcdError> {
         let id = cc.nodeID
-        if id == 0 { return .failure(.other("etcdserver: a member ID cannot be 0")) }
+        // No member has ID 0 (raft reserves it for "none"): removing, updating or promoting it
+        // answers what etcd answers for any unknown ID, and nothing adds it.
+        if id == 0 { return .failure(.memberNotFound) }
         if membership.removed.contains(id) { return .failure(.memberNotFound) }
         switch cc.type {
         case .addNode?, .addLearnerNode?:
